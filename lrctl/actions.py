@@ -1,0 +1,63 @@
+"""How a controller action changes the learning rate: the capped, clamped update rule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP = 0, 1, 2
+
+
+def keep_action(action_mode: str) -> Any:
+    """The action that leaves the learning rate unchanged in `action_mode`."""
+    return DISCRETE_KEEP if action_mode == "discrete" else np.zeros(1, dtype=np.float32)
+
+
+def action_exponent(action: Any, action_mode: str) -> float:
+    """The exponent e in lr * (1 + max_change) ** e that `action` asks for, e in [-1, 1]."""
+    arr = np.asarray(action)
+    if arr.size != 1:
+        raise ValueError(f"expected one action value, got shape {arr.shape}")
+    value = arr.reshape(()).item()
+    if action_mode == "discrete":
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"discrete action must be 0 (up), 1 (down) or 2 (keep), got {value!r}")
+        choice = int(value)
+        if choice not in (DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP):
+            raise ValueError(f"discrete action must be 0 (up), 1 (down) or 2 (keep), got {value!r}")
+        return (1.0, -1.0, 0.0)[choice]
+    if action_mode == "continuous":
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"continuous action must be a finite number in [-1, 1], got {value!r}")
+        return min(1.0, max(-1.0, value))
+    raise ValueError(f"unknown action mode {action_mode!r}; allowed: discrete, continuous")
+
+
+def next_lr(
+    lr: float,
+    action: Any,
+    action_mode: str,
+    max_change: float,
+    lr_min: float,
+    lr_max: float,
+    noise: float = 0.0,
+) -> float:
+    """Apply `action` to `lr`: multiply by (1 + max_change) ** e, add `noise` to the log of the
+    change, cap the change at max_change either way, then clamp to [lr_min, lr_max].
+
+    Without noise, e = 1 multiplies and e = -1 divides by the same base, so they are inverses.
+    """
+    exponent = action_exponent(action, action_mode)
+    base = 1.0 + max_change
+    if noise == 0.0:
+        if exponent >= 0:
+            new = lr * base**exponent
+        else:
+            new = lr / base**(-exponent)
+    else:
+        cap = math.log(base)
+        new = lr * math.exp(min(cap, max(-cap, exponent * cap + noise)))
+    return min(lr_max, max(lr_min, new))

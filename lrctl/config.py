@@ -1,0 +1,358 @@
+"""Typed configuration: YAML files and command-line overrides checked into dataclasses.
+
+Precedence, lowest first: the dataclass defaults, the chosen setting's defaults, the YAML file, and
+`--set key=value` overrides. Every problem is a `ConfigError` whose message names the key, the bad value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lrctl.settings import SETTINGS, get_setting
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, ill-typed or out of range. The message is one line."""
+
+
+ACTION_MODES = ("discrete", "continuous")
+OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("cpu", "cuda", "auto")
+VEC_ENVS = ("subproc", "dummy")
+
+
+def default_data_root() -> str:
+    """Where datasets live unless a config says otherwise: $LRCTL_DATA or ~/.cache/lrctl/data."""
+    return os.environ.get("LRCTL_DATA", str(Path.home() / ".cache" / "lrctl" / "data"))
+
+
+@dataclass
+class EnvConfig:
+    """The child-training problem and how the controller acts on it."""
+
+    setting: str = "digits-mlp"
+    """Named setting (dataset + child network): digits-mlp, mnist-mlp, fmnist-lenet5, cifar10-resnet18."""
+    child_steps: int = 1000
+    """Child optimizer steps per episode (the training budget)."""
+    steps_per_action: int = 10
+    """Child steps between two controller decisions; must divide child_steps."""
+    batch_size: int = 128
+    """Child mini-batch size."""
+    optimizer: str = "adam"
+    """Child optimizer: adam or sgd (with momentum)."""
+    momentum: float = 0.9
+    """Momentum of the sgd child optimizer (ignored for adam)."""
+    initial_lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
+    """Initial learning rates; each episode draws one at reset."""
+    action_mode: str = "discrete"
+    """discrete: Discrete(3) up/down/keep; continuous: Box(-1, 1) scaling by (1 + max_change) ** a."""
+    max_change: float = 0.05
+    """Largest relative LR change per decision, in (0, 1)."""
+    lr_noise_std: float = 0.0
+    """Std of Gaussian noise on the log of each LR change (0 = none); the cap still holds."""
+    lr_min: float = 1e-6
+    """Lower clamp of the learning rate."""
+    lr_max: float = 1.0
+    """Upper clamp of the learning rate."""
+    val_subset_size: int = 1000
+    """Validation samples used for observations and rewards (a fixed subset per episode)."""
+    divergence_penalty: float = 5.0
+    """Reward charged per decision left when the child diverges (non-finite loss or weight)."""
+    device: str = "cpu"
+    """Where data tensors and the child live: cpu, cuda or auto."""
+    data_root: str = field(default_factory=default_data_root)
+    """Folder holding the torchvision datasets (not needed for digits)."""
+    download: bool = True
+    """Let torchvision download a missing dataset."""
+
+
+@dataclass
+class PPOConfig:
+    """stable-baselines3 PPO hyperparameters (actor and critic are fixed at 2x32)."""
+
+    total_timesteps: int = 30_000
+    """Controller decisions to train for, over all environments."""
+    n_envs: int = 2
+    """Child-training environments run side by side."""
+    vec_env: str = "subproc"
+    """subproc: one process per environment (when cores allow); dummy: all in this process."""
+    n_steps: int = 250
+    """Decisions per environment between two PPO updates."""
+    batch_size: int = 100
+    """PPO minibatch size."""
+    n_epochs: int = 10
+    """PPO epochs per update."""
+    learning_rate: float = 3e-4
+    """Adam learning rate of the actor-critic."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clipping parameter."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value-loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping of the actor-critic."""
+    clip_obs: float = 10.0
+    """VecNormalize clip of normalised observations."""
+
+
+@dataclass
+class TrainConfig:
+    """A controller-training run: the environment, PPO and the run's bookkeeping."""
+
+    seed: int = 0
+    """Seed of PPO and of the training episodes."""
+    run_dir: str = "runs/digits-mlp"
+    """Where the run's config, checkpoints, logs, policy and report go."""
+    checkpoint_every: int = 5_000
+    """Decisions between two checkpoints."""
+    report_seeds: tuple[int, ...] = (100_000, 100_001, 100_002)
+    """Held-out episode seeds for report.md (disjoint from training seeds)."""
+    progress_bar: bool = True
+    """Show a progress bar while training."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The child-training environment."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO hyperparameters."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building and checking
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check one leaf value against its type annotation and return it in canonical form."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+            return int(value)
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if origin is tuple:
+        item_type = typing.get_args(annotation)[0]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+    raise TypeError(f"unsupported annotation {annotation!r} for {key}")  # a bug in this module
+
+
+def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
+    """Build dataclass `cls` from a mapping, starting from `base` (or the defaults)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        where = prefix.rstrip(".") or "the config"
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {} if base is None else {n: getattr(base, n) for n in names}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known keys: {', '.join(names)}"
+            raise ConfigError(f"unknown key {full!r}{hint}")
+        annotation = hints[key]
+        if dataclasses.is_dataclass(annotation):
+            values[key] = _build(annotation, value, f"{full}.", values.get(key))
+        else:
+            values[key] = _coerce(full, value, annotation)
+    return cls(**values)
+
+
+def _check_choice(key: str, value: str, allowed: typing.Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{key}: unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+
+
+def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
+    """Range checks on an EnvConfig; returns it unchanged or raises ConfigError."""
+    p = prefix
+    _check_choice(f"{p}setting", cfg.setting, SETTINGS)
+    _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
+    _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
+    _check_choice(f"{p}device", cfg.device, DEVICES)
+    for key in ("child_steps", "steps_per_action", "batch_size", "val_subset_size"):
+        _check_positive(f"{p}{key}", getattr(cfg, key))
+    if cfg.steps_per_action > cfg.child_steps or cfg.child_steps % cfg.steps_per_action:
+        raise ConfigError(
+            f"{p}steps_per_action: {cfg.steps_per_action} must divide {p}child_steps "
+            f"({cfg.child_steps}); choose a divisor such as 10"
+        )
+    _check_positive(f"{p}lr_min", cfg.lr_min)
+    _check_positive(f"{p}lr_max", cfg.lr_max)
+    if cfg.lr_min >= cfg.lr_max:
+        raise ConfigError(f"{p}lr_min: {cfg.lr_min} must be below {p}lr_max ({cfg.lr_max})")
+    if not cfg.initial_lrs:
+        raise ConfigError(f"{p}initial_lrs: must list at least one learning rate, e.g. [0.001]")
+    for i, lr in enumerate(cfg.initial_lrs):
+        if not cfg.lr_min <= lr <= cfg.lr_max:
+            raise ConfigError(
+                f"{p}initial_lrs[{i}]: {lr} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]"
+            )
+    if not 0 < cfg.max_change < 1:
+        raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
+    if cfg.lr_noise_std < 0:
+        raise ConfigError(f"{p}lr_noise_std: must be >= 0, got {cfg.lr_noise_std}")
+    if cfg.divergence_penalty < 0:
+        raise ConfigError(f"{p}divergence_penalty: must be >= 0, got {cfg.divergence_penalty}")
+    if not 0 <= cfg.momentum < 1:
+        raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Range checks on a whole TrainConfig; returns it unchanged or raises ConfigError."""
+    validate_env(cfg.env)
+    ppo = cfg.ppo
+    _check_choice("ppo.vec_env", ppo.vec_env, VEC_ENVS)
+    for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "learning_rate",
+                "clip_range", "max_grad_norm", "clip_obs"):
+        _check_positive(f"ppo.{key}", getattr(ppo, key))
+    for key in ("gamma", "gae_lambda"):
+        if not 0 < getattr(ppo, key) <= 1:
+            raise ConfigError(f"ppo.{key}: must lie in (0, 1], got {getattr(ppo, key)}")
+    if ppo.batch_size > ppo.n_steps * ppo.n_envs:
+        raise ConfigError(
+            f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "
+            f"{ppo.n_steps * ppo.n_envs}); lower it or raise ppo.n_steps"
+        )
+    if cfg.seed < 0:
+        raise ConfigError(f"seed: must be >= 0, got {cfg.seed}")
+    _check_positive("checkpoint_every", cfg.checkpoint_every)
+    if not cfg.report_seeds:
+        raise ConfigError("report_seeds: must list at least one seed")
+    if not cfg.run_dir:
+        raise ConfigError("run_dir: must not be empty")
+    return cfg
+
+
+def env_config(setting: str = "digits-mlp", **overrides: Any) -> EnvConfig:
+    """An EnvConfig for `setting` with its defaults, then `overrides` (checked like YAML keys)."""
+    _check_choice("setting", setting, SETTINGS)
+    base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "")
+    return validate_env(_build(EnvConfig, overrides, "", base), prefix="")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `a.b=value` into (["a", "b"], parsed YAML value)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. env.child_steps=200")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r}: missing key before '='")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _merge(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {'.'.join(path)}: {part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def config_from_dict(data: Any, overrides: typing.Sequence[str] = ()) -> TrainConfig:
+    """Build and check a TrainConfig from a parsed YAML mapping and `key=value` overrides."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, got {type(data).__name__}")
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for text in overrides:
+        path, value = parse_override(text)
+        _merge(data, path, value)
+    env_data = data.get("env") or {}
+    if not isinstance(env_data, dict):
+        raise ConfigError(f"env: expected a mapping of keys to values, got {env_data!r}")
+    setting = env_data.get("setting", EnvConfig.setting)
+    if not isinstance(setting, str):
+        raise ConfigError(f"env.setting: expected a string, got {setting!r}")
+    _check_choice("env.setting", setting, SETTINGS)
+    env_base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "env.")
+    base = TrainConfig(env=env_base, run_dir=f"runs/{setting}")
+    return validate(_build(TrainConfig, data, "", base))
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: typing.Sequence[str] = ()) -> TrainConfig:
+    """Load a YAML config file (None: the built-in default) and apply `key=value` overrides."""
+    if path is None:
+        return config_from_dict({}, overrides)
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; see configs/ for examples")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {first}") from None
+    return config_from_dict(data, overrides)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain, YAML-safe dict of a config dataclass (tuples become lists)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {
+        f.name: to_dict(getattr(cfg, f.name)) if dataclasses.is_dataclass(getattr(cfg, f.name))
+        else plain(getattr(cfg, f.name))
+        for f in dataclasses.fields(cfg)
+    }
+
+
+def dump_yaml(cfg: Any) -> str:
+    """The config as YAML text, loadable again with `load_config`."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+

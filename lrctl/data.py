@@ -1,0 +1,203 @@
+"""Datasets as normalised in-memory tensors with a seeded train/validation split.
+
+Each dataset is read once per process (through torchvision or scikit-learn), normalised, and kept as
+tensors on the chosen device, so a child step is an index into a tensor: no DataLoader, no PIL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+
+# Per-channel mean and std of the official training splits.
+_STATS = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+_VALIDATION_SIZE = 10_000  # taken from the official training split of the torchvision sets
+_DIGITS_FRACTION = 0.2  # digits: test and validation fractions (it has no official test split)
+
+# torchvision class name and folder for each dataset it provides.
+_TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class DataError(RuntimeError):
+    """A dataset is missing or unreadable. The message is one line and says how to provide it."""
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """Normalised inputs and integer labels of one dataset, all on one device.
+
+    `train` and `val` come from the official training split (seeded permutation); `test` is the official
+    test split and is only for reporting, never for observations or rewards.
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+
+    def to(self, device: torch.device | str) -> "DatasetSplits":
+        """The same splits moved to `device`."""
+        return DatasetSplits(
+            *(getattr(self, n).to(device) for n in
+              ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")),
+            num_classes=self.num_classes,
+        )
+
+
+_CACHE: dict[tuple[str, str, str, int], DatasetSplits] = {}
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike[str] = "",
+    device: torch.device | str = "cpu",
+    download: bool = True,
+    split_seed: int = 0,
+) -> DatasetSplits:
+    """Load `name` into normalised tensors on `device`, once per process.
+
+    `root` is the folder torchvision uses (ignored for digits). A root that already holds the raw files
+    works offline; a missing dataset that cannot be downloaded raises `DataError`.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    root = str(Path(os.path.expanduser(str(root))).resolve()) if name != "digits" else ""
+    key = (name, root, str(device), split_seed)
+    if key not in _CACHE:
+        if name == "digits":
+            splits = _load_digits(split_seed)
+        else:
+            splits = _load_torchvision(name, root, download, split_seed)
+        _CACHE[key] = splits.to(device)
+    return _CACHE[key]
+
+
+def _split(x: torch.Tensor, y: torch.Tensor, n_val: int, seed: int) -> tuple[torch.Tensor, ...]:
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    val, train = perm[:n_val], perm[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def _load_digits(split_seed: int) -> DatasetSplits:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.tensor(bunch.data, dtype=torch.float32) / 16.0
+    y = torch.tensor(bunch.target, dtype=torch.int64)
+    n_test = int(round(_DIGITS_FRACTION * len(x)))
+    # A fixed held-out test part (seed independent of split_seed), then the seeded validation cut.
+    rest_x, rest_y, test_x, test_y = _split(x, y, n_test, seed=12345)
+    train_x, train_y, val_x, val_y = _split(
+        rest_x, rest_y, int(round(_DIGITS_FRACTION * len(rest_x))), split_seed
+    )
+    mean, std = train_x.mean(), train_x.std()
+    norm = lambda t: (t - mean) / std  # noqa: E731
+    return DatasetSplits(norm(train_x), train_y, norm(val_x), val_y, norm(test_x), test_y, 10)
+
+
+def _images_to_tensor(data: object, name: str) -> torch.Tensor:
+    """uint8 images (N, H, W) or (N, H, W, C) to normalised float32 (N, C, H, W)."""
+    x = torch.as_tensor(np.asarray(data))
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    x = x.to(torch.float32).div_(255.0)
+    mean, std = (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1) for s in _STATS[name])
+    return ((x - mean) / std).contiguous()
+
+
+def _missing_message(name: str, root: str, reason: str) -> str:
+    folder = Path(root) / _TORCHVISION[name] / ("raw" if name != "cifar10" else "")
+    how = f"put the raw files under {folder}"
+    if name == "fashion-mnist":
+        how += (
+            " or import a folder of IDX .gz files with "
+            f"`lrctl data import fashion-mnist /usr/share/datasets/fashion-mnist --root {root}`"
+        )
+    elif name == "mnist":
+        how += f" or import a folder of IDX .gz files with `lrctl data import mnist DIR --root {root}`"
+    return f"dataset {name} not found under {root} ({reason}); {how}, or set env.data_root"
+
+
+def _load_torchvision(name: str, root: str, download: bool, split_seed: int) -> DatasetSplits:
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, _TORCHVISION[name])
+    try:
+        train = cls(root, train=True, download=False)
+        test = cls(root, train=False, download=False)
+    except RuntimeError:  # torchvision: "Dataset not found or corrupted"
+        if not download:
+            raise DataError(_missing_message(name, root, "download is off")) from None
+        try:
+            train = cls(root, train=True, download=True)
+            test = cls(root, train=False, download=True)
+        except Exception as err:  # network errors come in many types (URLError, OSError, HTTPError...)
+            reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            raise DataError(_missing_message(name, root, reason.strip().rstrip(":"))) from None
+    x = _images_to_tensor(train.data, name)
+    y = torch.as_tensor(np.asarray(train.targets), dtype=torch.int64)
+    train_x, train_y, val_x, val_y = _split(x, y, _VALIDATION_SIZE, split_seed)
+    test_x = _images_to_tensor(test.data, name)
+    test_y = torch.as_tensor(np.asarray(test.targets), dtype=torch.int64)
+    return DatasetSplits(train_x, train_y, val_x, val_y, test_x, test_y, 10)
+
+
+def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.PathLike[str]) -> Path:
+    """Copy an MNIST-format folder of IDX files (.gz or plain) into `root` where torchvision finds them.
+
+    This is how the Debian package `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) becomes
+    usable offline. Returns the raw folder written. Files are written to a temporary name, then renamed.
+    """
+    if name not in ("mnist", "fashion-mnist"):
+        raise DataError(f"cannot import {name!r}: only mnist and fashion-mnist come as IDX files")
+    source = Path(source).expanduser()
+    if not source.is_dir():
+        raise DataError(f"import source {str(source)!r} is not a folder; give the folder holding the IDX files")
+    raw = Path(root).expanduser().resolve() / _TORCHVISION[name] / "raw"
+    found = {}
+    for stem in _IDX_FILES:
+        for candidate in (source / f"{stem}.gz", source / stem):
+            if candidate.is_file():
+                found[stem] = candidate
+                break
+        else:
+            raise DataError(
+                f"import source {str(source)!r} lacks {stem}(.gz); it must hold the four IDX files "
+                f"{', '.join(_IDX_FILES)}"
+            )
+    raw.mkdir(parents=True, exist_ok=True)
+    for stem, src in found.items():
+        target = raw / stem
+        tmp = raw / f".{stem}.tmp"
+        opener = gzip.open if src.suffix == ".gz" else open
+        try:
+            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+        except (OSError, EOFError) as err:
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"cannot read {str(src)!r}: {err}; is the file complete?") from None
+        os.replace(tmp, target)
+    for key in list(_CACHE):
+        if key[0] == name:
+            del _CACHE[key]
+    return raw

@@ -1,0 +1,123 @@
+"""One child network being trained: its model, optimizer, batch order and validation subset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lrctl.data import DatasetSplits
+from lrctl.features import forward_in_eval_mode
+from lrctl.models import build_model
+
+
+@dataclass(frozen=True)
+class ChildSeeds:
+    """Independent seeds for the parts of one child run, derived from one episode seed."""
+
+    init: int
+    batches: int
+    val_subset: int
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "ChildSeeds":
+        init, batches, val_subset = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
+        return cls(int(init) >> 1, int(batches) >> 1, int(val_subset) >> 1)
+
+
+def build_child_model(model_name: str, num_classes: int, seed: int, device: torch.device) -> nn.Module:
+    """Initialise a child network from `seed` without touching the global torch RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(model_name, num_classes)
+    return model.to(device)
+
+
+def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float) -> torch.optim.Optimizer:
+    """The child optimizer: Adam, or SGD with momentum."""
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; allowed: adam, sgd")
+
+
+def batch_order(n_train: int, batch_size: int, steps: int, seed: int, device: torch.device) -> torch.Tensor:
+    """Indices of `steps` mini-batches: concatenated seeded permutations of the training set."""
+    generator = torch.Generator().manual_seed(seed)
+    needed = steps * batch_size
+    epochs = -(-needed // n_train)
+    order = torch.cat([torch.randperm(n_train, generator=generator) for _ in range(epochs)])
+    return order[:needed].view(steps, batch_size).to(device)
+
+
+def validation_subset(n_val: int, size: int, seed: int) -> torch.Tensor:
+    """A seeded subset of validation indices (all of them when `size` >= n_val), in sorted order."""
+    if size >= n_val:
+        return torch.arange(n_val)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_val, generator=generator)[:size].sort().values
+
+
+class ChildRun:
+    """A child network under training with a settable learning rate."""
+
+    def __init__(
+        self,
+        data: DatasetSplits,
+        model_name: str,
+        *,
+        seed: int,
+        lr: float,
+        steps: int,
+        batch_size: int,
+        val_subset_size: int,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+    ) -> None:
+        device = data.train_x.device
+        seeds = ChildSeeds.from_seed(seed)
+        self.data = data
+        self.model = build_child_model(model_name, data.num_classes, seeds.init, device)
+        self.model.train()
+        self.optimizer = build_optimizer(self.model, optimizer, lr, momentum)
+        self.order = batch_order(len(data.train_x), batch_size, steps, seeds.batches, device)
+        subset = validation_subset(len(data.val_x), val_subset_size, seeds.val_subset).to(device)
+        self.val_x = data.val_x[subset]
+        self.val_y = data.val_y[subset]
+        self.step_count = 0
+
+    def set_lr(self, lr: float) -> None:
+        """Set the learning rate of every parameter group."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def train(self, n_steps: int) -> torch.Tensor:
+        """Run `n_steps` optimizer steps; returns their training losses (no device sync)."""
+        x, y, model, optimizer = self.data.train_x, self.data.train_y, self.model, self.optimizer
+        losses = []
+        for idx in self.order[self.step_count:self.step_count + n_steps]:
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        self.step_count += len(losses)
+        return torch.stack(losses)
+
+    @torch.no_grad()
+    def weights_finite(self) -> bool:
+        """True when every parameter is finite (one reduction, one sync)."""
+        total = torch.stack([p.detach().float().sum() for p in self.model.parameters()]).sum()
+        return bool(torch.isfinite(total))
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on (x, y), in eval mode."""
+        logits = forward_in_eval_mode(self.model, x).float()
+        loss = F.cross_entropy(logits, y)
+        accuracy = (logits.argmax(dim=1) == y).float().mean()
+        return float(loss), float(accuracy)

@@ -1,0 +1,121 @@
+"""The observation features, computed in one place for the environment and the deployed scheduler.
+
+All validation-based features come from one forward pass over a fixed validation batch, with the child
+in eval mode (BatchNorm statistics are not touched). Variances are population variances over all
+elements. `pred_var` is the variance of the softmax probabilities (batch x classes); `pred_change_var` is
+the variance of their change since the previous observation on the same samples (0 at the first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "train_loss",
+    "val_loss",
+    "pred_var",
+    "pred_change_var",
+    "output_weight_mean",
+    "output_weight_var",
+    "log10_lr",
+    "budget_fraction",
+)
+_EVAL_CHUNK = 1024  # validation samples per forward pass (bounds memory for large children)
+
+
+def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Return `names` as a tuple if this lrctl computes all of them, else raise ValueError."""
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown or not names:
+        raise ValueError(
+            f"cannot compute feature(s) {unknown or list(names)}; this lrctl computes: {', '.join(FEATURE_NAMES)}"
+        )
+    return tuple(names)
+
+
+def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
+    """Mean of the per-step training losses of one interval, in float64 (same in env and scheduler)."""
+    return losses.detach().to(torch.float64).mean()
+
+
+@torch.no_grad()
+def forward_in_eval_mode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits of `model` on `x` in eval mode, in chunks; the model's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i:i + _EVAL_CHUNK]) for i in range(0, len(x), _EVAL_CHUNK)])
+    finally:
+        model.train(was_training)
+
+
+class FeatureTracker:
+    """Computes the observation vector; remembers the last validation predictions between calls."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        output_layer: nn.Linear,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        feature_names: Sequence[str] = FEATURE_NAMES,
+    ) -> None:
+        self.model = model
+        self.output_layer = output_layer
+        self.val_x = val_x
+        self.val_y = val_y
+        self.feature_names = check_feature_names(feature_names)
+        self._index = [FEATURE_NAMES.index(n) for n in self.feature_names]
+        self._prev_probs: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        """Forget the previous predictions (the next pred_change_var is 0)."""
+        self._prev_probs = None
+
+    def state_dict(self) -> dict[str, torch.Tensor | None]:
+        """The previous predictions, so a resumed scheduler computes the same next feature."""
+        return {"prev_probs": self._prev_probs}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor | None]) -> None:
+        """Restore what `state_dict` returned."""
+        prev = state.get("prev_probs")
+        self._prev_probs = None if prev is None else prev.to(self.val_x.device)
+
+    @torch.no_grad()
+    def observe(
+        self, train_loss: torch.Tensor | None, lr: float, budget_fraction: float
+    ) -> tuple[np.ndarray, float]:
+        """The feature vector (float32, in `feature_names` order) and the validation loss.
+
+        `train_loss` is the interval's mean from `mean_train_loss`; None before any training step, when
+        the validation loss stands in for it. Non-finite values are returned as they are: callers decide.
+        """
+        logits = forward_in_eval_mode(self.model, self.val_x).float()
+        val_loss = F.cross_entropy(logits, self.val_y)
+        probs = logits.softmax(dim=1)
+        change_var = (
+            torch.zeros((), device=probs.device) if self._prev_probs is None
+            else (probs - self._prev_probs).var(correction=0)
+        )
+        self._prev_probs = probs
+        weight = self.output_layer.weight.detach().float()
+        stacked = torch.stack([
+            val_loss.double() if train_loss is None else train_loss.double(),
+            val_loss.double(),
+            probs.var(correction=0).double(),
+            change_var.double(),
+            weight.mean().double(),
+            weight.var(correction=0).double(),
+        ]).cpu().numpy()  # the one device sync of an observation
+        values = np.concatenate([stacked, [_log10(lr), float(budget_fraction)]])
+        return values[self._index].astype(np.float32), float(stacked[1])
+
+
+def _log10(lr: float) -> float:
+    return math.log10(lr) if lr > 0 else float("-inf")

@@ -1,0 +1,77 @@
+"""Child networks of the settings, and how to find a network's output layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """A ReLU multilayer perceptron over flattened inputs."""
+
+    def __init__(self, in_features: int, hidden: tuple[int, ...], num_classes: int = 10) -> None:
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, num_classes))
+        super().__init__(*layers)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 for 28x28 grey images, with ReLU and max-pooling."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def resnet18_cifar(num_classes: int = 10) -> nn.Module:
+    """torchvision ResNet-18 with the CIFAR stem: 3x3 stride-1 first convolution, no max-pool."""
+    from torchvision.models import resnet18
+
+    model = resnet18(num_classes=num_classes)
+    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    return model
+
+
+MODELS = ("digits-mlp", "mlp", "lenet5", "resnet18")
+
+
+def build_model(name: str, num_classes: int = 10) -> nn.Module:
+    """Build a freshly initialised child network by name (uses the global torch RNG)."""
+    if name == "digits-mlp":
+        return MLP(64, (128, 64), num_classes)
+    if name == "mlp":
+        return MLP(28 * 28, (256, 128, 64), num_classes)
+    if name == "lenet5":
+        return LeNet5(num_classes)
+    if name == "resnet18":
+        return resnet18_cifar(num_classes)
+    raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+
+
+def find_output_layer(model: nn.Module) -> nn.Linear:
+    """The last `nn.Linear` registered in `model`: the layer whose weights the features describe."""
+    last = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            last = module
+    if last is None:
+        raise ValueError(
+            f"cannot find an output layer in {type(model).__name__}: it has no nn.Linear; "
+            "pass output_layer=<the final layer> explicitly"
+        )
+    return last
