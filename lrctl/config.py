@@ -80,7 +80,7 @@ class EnvConfig:
 class PPOConfig:
     """stable-baselines3 PPO hyperparameters (actor and critic are fixed at 2x32)."""
 
-    total_timesteps: int = 30_000
+    total_timesteps: int = 20_000
     """Controller decisions to train for, over all environments."""
     n_envs: int = 2
     """Child-training environments run side by side."""

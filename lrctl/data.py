@@ -23,7 +23,7 @@ _STATS = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
-_VALIDATION_SIZE = 10_000  # taken from the official training split of the torchvision sets
+_VALIDATION_SIZE = 10_000  # cut from the official training split (1/6 of it for smaller copies)
 _DIGITS_FRACTION = 0.2  # digits: test and validation fractions (it has no official test split)
 
 # torchvision class name and folder for each dataset it provides.
@@ -156,7 +156,7 @@ def _load_torchvision(name: str, root: str, download: bool, split_seed: int) -> 
             raise DataError(_missing_message(name, root, reason.strip().rstrip(":"))) from None
     x = _images_to_tensor(train.data, name)
     y = torch.as_tensor(np.asarray(train.targets), dtype=torch.int64)
-    train_x, train_y, val_x, val_y = _split(x, y, _VALIDATION_SIZE, split_seed)
+    train_x, train_y, val_x, val_y = _split(x, y, min(_VALIDATION_SIZE, len(x) // 6), split_seed)
     test_x = _images_to_tensor(test.data, name)
     test_y = torch.as_tensor(np.asarray(test.targets), dtype=torch.int64)
     return DatasetSplits(train_x, train_y, val_x, val_y, test_x, test_y, 10)

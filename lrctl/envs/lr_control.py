@@ -125,8 +125,8 @@ class LRControlEnv(gym.Env):
         obs, val_loss = self._tracker.observe(
             train_loss, self.lr, self.child.step_count / cfg.child_steps
         )
-        info: dict[str, Any] = {"lr": self.lr, "train_loss": float(train_loss), "val_loss": val_loss,
-                                "child_step": self.child.step_count, "diverged": False}
+        info: dict[str, Any] = {"lr": self.lr, "initial_lr": self.initial_lr, "train_loss": float(train_loss),
+                                "val_loss": val_loss, "child_step": self.child.step_count, "diverged": False}
         if not (np.all(np.isfinite(obs)) and self.child.weights_finite()):
             self._done = True
             decisions_left = self.n_decisions - self._decisions_taken + 1

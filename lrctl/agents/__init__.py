@@ -1,0 +1,1 @@
+"""PPO controller training with stable-baselines3."""

@@ -1,0 +1,60 @@
+"""stable-baselines3 callbacks: per-episode TensorBoard scalars and periodic checkpoints."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from stable_baselines3.common.callbacks import BaseCallback
+
+from lrctl.agents.checkpoints import save_checkpoint
+
+
+class EpisodeStatsCallback(BaseCallback):
+    """Logs each finished child run: final validation loss, final LR, divergence (also per initial LR).
+
+    Scalars go under `episode/` and are averaged over the episodes of one PPO iteration.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes = 0
+        self.diverged = 0
+        self.diverged_by_lr: Counter[float] = Counter()
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"]):
+            if not done:
+                continue
+            self.episodes += 1
+            tag = f"lr0={info.get('initial_lr', float('nan')):.0e}"
+            self.logger.record_mean("episode/final_lr", info["lr"])
+            self.logger.record_mean(f"episode/final_lr/{tag}", info["lr"])
+            if info.get("diverged"):
+                self.diverged += 1
+                self.diverged_by_lr[info.get("initial_lr", float("nan"))] += 1
+            else:
+                self.logger.record_mean("episode/final_val_loss", info["final_val_loss"])
+                self.logger.record_mean(f"episode/final_val_loss/{tag}", info["final_val_loss"])
+            self.logger.record("episode/diverged_total", self.diverged)
+            self.logger.record("episode/count", self.episodes)
+        return True
+
+
+class PeriodicCheckpointCallback(BaseCallback):
+    """Saves a resumable checkpoint every `every` timesteps (model + VecNormalize statistics)."""
+
+    def __init__(self, folder: Path, every: int) -> None:
+        super().__init__()
+        self.folder = folder
+        self.every = every
+        self._next = every
+
+    def _on_training_start(self) -> None:
+        self._next = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            save_checkpoint(self.folder, self.model, self.model.get_vec_normalize_env())
+            self._next = (self.num_timesteps // self.every + 1) * self.every
+        return True

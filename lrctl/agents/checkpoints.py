@@ -1,0 +1,66 @@
+"""Resumable checkpoints of a PPO run: model, VecNormalize statistics and the timestep count."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+
+from lrctl.atomic import write_atomic, write_text_atomic
+
+LATEST = "latest.json"
+_KEEP = 3  # checkpoints kept on disk; older ones are removed
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or not an lrctl checkpoint. The message is one line."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Paths and timestep count of one saved checkpoint."""
+
+    timesteps: int
+    model: Path
+    vecnormalize: Path
+
+
+def save_checkpoint(folder: Path, model: PPO, venv: VecNormalize) -> Checkpoint:
+    """Save model and statistics atomically, then point `latest.json` at them (written last)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    steps = int(model.num_timesteps)
+    ckpt = Checkpoint(steps, folder / f"model_{steps:09d}.zip", folder / f"vecnormalize_{steps:09d}.pkl")
+    write_atomic(ckpt.model, model.save, suffix=".zip")
+    write_atomic(ckpt.vecnormalize, venv.save)
+    write_text_atomic(folder / LATEST, json.dumps(
+        {"timesteps": steps, "model": ckpt.model.name, "vecnormalize": ckpt.vecnormalize.name}
+    ))
+    _prune(folder, keep={ckpt.model.name, ckpt.vecnormalize.name})
+    return ckpt
+
+
+def _prune(folder: Path, keep: set[str]) -> None:
+    models = sorted(folder.glob("model_*.zip"))
+    for old in models[:-_KEEP]:
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+            (folder / old.name.replace("model_", "vecnormalize_").replace(".zip", ".pkl")).unlink(missing_ok=True)
+
+
+def latest_checkpoint(folder: Path) -> Checkpoint | None:
+    """The checkpoint `latest.json` names, None when there is none; a broken one is a CheckpointError."""
+    pointer = folder / LATEST
+    if not pointer.exists():
+        return None
+    try:
+        data = json.loads(pointer.read_text(encoding="utf-8"))
+        ckpt = Checkpoint(int(data["timesteps"]), folder / data["model"], folder / data["vecnormalize"])
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise CheckpointError(f"{pointer} is not a valid lrctl checkpoint pointer ({err}); delete it to start over") from None
+    for path in (ckpt.model, ckpt.vecnormalize):
+        if not path.is_file() or path.stat().st_size == 0:
+            raise CheckpointError(f"checkpoint file {path} is missing or empty; delete {pointer} to start over")
+    return ckpt

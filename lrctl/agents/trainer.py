@@ -1,0 +1,154 @@
+"""Train a PPO controller on LRControl environments and write a run directory.
+
+Run directory layout:
+    config.yaml            the resolved config (loadable with --config)
+    checkpoints/           resumable checkpoints (model_N.zip, vecnormalize_N.pkl, latest.json)
+    tb/                    TensorBoard logs (PPO losses, episode/final_val_loss, episode/final_lr, ...)
+    model.zip              the final SB3 model
+    vecnormalize.pkl       its VecNormalize statistics
+    policy.pt              the deployable policy (torch only; see lrctl.policy)
+    report.md              learned policy vs constant LR per initial LR, on held-out seeds
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.vec_env import VecNormalize
+
+from lrctl.agents.callbacks import EpisodeStatsCallback, PeriodicCheckpointCallback
+from lrctl.agents.checkpoints import CheckpointError, latest_checkpoint, save_checkpoint
+from lrctl.agents.vec_env import build_vec_env, normalize
+from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
+from lrctl.policy import export_policy
+from lrctl.report import write_report
+
+CONFIG_FILE = "config.yaml"
+NET_ARCH = dict(pi=[32, 32], vf=[32, 32])
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on Ctrl-C after saving a checkpoint."""
+
+    def __init__(self, run_dir: Path, timesteps: int) -> None:
+        super().__init__(
+            f"interrupted at {timesteps} timesteps; checkpoint saved in {run_dir / 'checkpoints'}; "
+            f"continue with: lrctl train --resume {run_dir}"
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished training run produced."""
+
+    run_dir: Path
+    timesteps: int
+    episodes: int
+    diverged: int
+    wall_time_s: float
+
+
+def prepare_run_dir(cfg: TrainConfig, overwrite: bool) -> Path:
+    """Create the run directory and write the resolved config; refuse to mix two runs in one folder."""
+    run_dir = Path(cfg.run_dir)
+    if (run_dir / CONFIG_FILE).exists() and not overwrite:
+        raise ConfigError(
+            f"run_dir {str(run_dir)!r} already holds a run; continue it with --resume {run_dir}, "
+            "start over with --overwrite, or choose another with --set run_dir=..."
+        )
+    if overwrite and (run_dir / "checkpoints").exists():
+        for old in (run_dir / "checkpoints").iterdir():
+            old.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
+    return run_dir
+
+
+def build_model(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
+    """A fresh SB3 PPO with the 2x32 actor and critic and the config's hyperparameters."""
+    ppo = cfg.ppo
+    return PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=ppo.n_steps,
+        batch_size=ppo.batch_size,
+        n_epochs=ppo.n_epochs,
+        learning_rate=ppo.learning_rate,
+        gamma=ppo.gamma,
+        gae_lambda=ppo.gae_lambda,
+        clip_range=ppo.clip_range,
+        ent_coef=ppo.ent_coef,
+        vf_coef=ppo.vf_coef,
+        max_grad_norm=ppo.max_grad_norm,
+        policy_kwargs=dict(net_arch=NET_ARCH),
+        tensorboard_log=str(run_dir / "tb"),
+        seed=cfg.seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def train(cfg: TrainConfig, *, overwrite: bool = False, log: callable = print) -> TrainResult:
+    """Train a controller from scratch as `cfg` says and write the run directory."""
+    run_dir = prepare_run_dir(cfg, overwrite)
+    venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
+    model = build_model(cfg, venv, run_dir)
+    return _learn(cfg, model, venv, run_dir, cfg.ppo.total_timesteps, fresh=True, log=log)
+
+
+def resume(run_dir: str | Path, *, log: callable = print) -> TrainResult:
+    """Continue the run in `run_dir` from its latest checkpoint up to the total timesteps it asked for."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ConfigError(f"--resume {str(run_dir)!r}: no {CONFIG_FILE} there; is it a run directory?")
+    cfg = load_config(run_dir / CONFIG_FILE)
+    ckpt = latest_checkpoint(run_dir / "checkpoints")
+    if ckpt is None:
+        raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
+    remaining = cfg.ppo.total_timesteps - ckpt.timesteps
+    # Different episodes than the first start, the same ones on every resume from this checkpoint.
+    raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps)
+    try:
+        venv = VecNormalize.load(str(ckpt.vecnormalize), raw)
+        model = PPO.load(str(ckpt.model), env=venv, device="cpu",
+                         tensorboard_log=str(run_dir / "tb"))
+    except Exception as err:  # SB3 raises many types for a damaged zip or pickle
+        raw.close()
+        raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {type(err).__name__}: {err}") from None
+    log(f"resuming {run_dir} at {ckpt.timesteps} of {cfg.ppo.total_timesteps} timesteps")
+    return _learn(cfg, model, venv, run_dir, max(remaining, 0), fresh=False, log=log)
+
+
+def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, steps: int, *,
+           fresh: bool, log: callable) -> TrainResult:
+    stats = EpisodeStatsCallback()
+    callbacks = CallbackList([stats, PeriodicCheckpointCallback(run_dir / "checkpoints", cfg.checkpoint_every)])
+    start = time.perf_counter()
+    try:
+        if steps > 0:
+            model.learn(
+                total_timesteps=steps,
+                callback=callbacks,
+                progress_bar=cfg.progress_bar,
+                tb_log_name="ppo",
+                reset_num_timesteps=fresh,
+            )
+    except KeyboardInterrupt:
+        save_checkpoint(run_dir / "checkpoints", model, venv)
+        venv.close()
+        raise TrainingInterrupted(run_dir, model.num_timesteps) from None
+    wall = time.perf_counter() - start
+    save_checkpoint(run_dir / "checkpoints", model, venv)
+    write_atomic(run_dir / "model.zip", model.save, suffix=".zip")
+    write_atomic(run_dir / "vecnormalize.pkl", venv.save)
+    venv.close()
+    policy_path = export_policy(run_dir)
+    log(f"trained {model.num_timesteps} timesteps in {wall:.0f} s ({stats.episodes} episodes, "
+        f"{stats.diverged} diverged); policy: {policy_path}")
+    write_report(run_dir, cfg, episodes=stats.episodes, diverged=stats.diverged, wall_time_s=wall, log=log)
+    return TrainResult(run_dir, int(model.num_timesteps), stats.episodes, stats.diverged, wall)

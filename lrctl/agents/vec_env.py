@@ -1,0 +1,47 @@
+"""Vectorised, normalised LRControl environments for stable-baselines3."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from functools import partial
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
+
+from lrctl.config import EnvConfig, PPOConfig, to_dict
+from lrctl.envs.lr_control import LRControlEnv
+
+
+def _make_env(env_kwargs: dict) -> gym.Env:
+    """Build one environment; in a worker process, use one torch thread and leave Ctrl-C to the parent."""
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return LRControlEnv(**env_kwargs)
+
+
+def env_thunk(env_cfg: EnvConfig) -> Callable[[], gym.Env]:
+    """A picklable factory of one LRControlEnv with `env_cfg`."""
+    return partial(_make_env, to_dict(env_cfg))
+
+
+def use_subprocesses(ppo: PPOConfig) -> bool:
+    """SubprocVecEnv when asked for, with more than one environment and more than one core."""
+    return ppo.vec_env == "subproc" and ppo.n_envs > 1 and (os.cpu_count() or 1) > 1
+
+
+def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
+    """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor)."""
+    thunks = [env_thunk(env_cfg) for _ in range(ppo.n_envs)]
+    venv: VecEnv = SubprocVecEnv(thunks) if use_subprocesses(ppo) else DummyVecEnv(thunks)
+    venv.seed(seed)
+    return VecMonitor(venv)
+
+
+def normalize(venv: VecEnv, ppo: PPOConfig) -> VecNormalize:
+    """Wrap `venv` in VecNormalize: running statistics of observations and rewards."""
+    return VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=ppo.clip_obs, gamma=ppo.gamma)

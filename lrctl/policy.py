@@ -1,0 +1,195 @@
+"""The deployable policy file: actor weights, frozen observation statistics and the action spec.
+
+A policy file is written by `export_policy` from a training run (SB3 model + VecNormalize) and loaded by
+`load_policy` with torch alone (no stable-baselines3, no Gymnasium): `torch.load(weights_only=True)` of
+a dict of tensors and plain values.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lrctl.atomic import write_atomic
+from lrctl.features import check_feature_names
+
+FORMAT = "lrctl-policy"
+FORMAT_VERSION = 1
+
+
+class PolicyFileError(ValueError):
+    """A file is not an lrctl policy, is truncated or corrupt, or asks for what this lrctl lacks."""
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a policy was trained for and how it acts; stored beside the weights."""
+
+    feature_names: tuple[str, ...]
+    action_mode: str
+    max_change: float
+    lr_min: float
+    lr_max: float
+    steps_per_action: int
+    child_steps: int
+    setting: str
+    initial_lrs: tuple[float, ...]
+    lrctl_version: str
+
+
+class Policy:
+    """A deterministic controller: normalise features as VecNormalize did, run the actor, pick an action."""
+
+    def __init__(self, spec: PolicySpec, actor: nn.Sequential, obs_mean: np.ndarray, obs_var: np.ndarray,
+                 clip_obs: float, epsilon: float) -> None:
+        self.spec = spec
+        self.actor = actor.eval()
+        self.obs_mean = np.asarray(obs_mean, dtype=np.float64)
+        self.obs_var = np.asarray(obs_var, dtype=np.float64)
+        self.clip_obs = float(clip_obs)
+        self.epsilon = float(epsilon)
+
+    def normalize(self, features: np.ndarray) -> np.ndarray:
+        """Exactly VecNormalize.normalize_obs with the frozen statistics."""
+        return np.clip((features - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon),
+                       -self.clip_obs, self.clip_obs)
+
+    @torch.no_grad()
+    def act(self, features: np.ndarray) -> Any:
+        """The deterministic action for one feature vector: an int (discrete) or a (1,) float32 array."""
+        obs = torch.as_tensor(self.normalize(np.asarray(features)), dtype=torch.float32).unsqueeze(0)
+        out = self.actor(obs)[0]
+        if self.spec.action_mode == "discrete":
+            return int(out.argmax())
+        return np.clip(out.numpy().astype(np.float32), -1.0, 1.0)
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """The policy as the dict stored in a policy file."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "spec": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.spec).items()},
+            "actor_sizes": _actor_sizes(self.actor),
+            "actor_state": {k: v.clone() for k, v in self.actor.state_dict().items()},
+            "obs_norm": {
+                "mean": torch.as_tensor(self.obs_mean), "var": torch.as_tensor(self.obs_var),
+                "clip": self.clip_obs, "epsilon": self.epsilon,
+            },
+        }
+
+
+def _actor_sizes(actor: nn.Sequential) -> list[int]:
+    linears = [m for m in actor if isinstance(m, nn.Linear)]
+    return [linears[0].in_features] + [m.out_features for m in linears]
+
+
+def build_actor(sizes: list[int]) -> nn.Sequential:
+    """Linear layers of `sizes` with Tanh between them (SB3 MlpPolicy's actor and action head)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def save_policy(policy: Policy, path: str | os.PathLike[str]) -> Path:
+    """Write `policy` to `path` atomically."""
+    return write_atomic(path, lambda tmp: torch.save(policy.to_file_dict(), tmp))
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Load a policy file; anything else is a one-line PolicyFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyFileError(f"policy file {str(path)!r} not found; train one (lrctl train) or export one (lrctl export RUN_DIR)")
+    if path.stat().st_size == 0:
+        raise PolicyFileError(f"policy file {str(path)!r} is empty; export it again with lrctl export RUN_DIR")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # zip, pickle and unpickler errors of many types
+        raise PolicyFileError(
+            f"{str(path)!r} is not a readable lrctl policy file (truncated or corrupt? {type(err).__name__}); "
+            "export it again with lrctl export RUN_DIR"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise PolicyFileError(f"{str(path)!r} is not an lrctl policy file (no '{FORMAT}' marker)")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise PolicyFileError(
+            f"{str(path)!r} has policy format version {data.get('format_version')!r}; this lrctl reads "
+            f"version {FORMAT_VERSION}: upgrade lrctl or export the policy again"
+        )
+    try:
+        raw = dict(data["spec"])
+        spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),
+                             "initial_lrs": tuple(raw["initial_lrs"])})
+        actor = build_actor([int(s) for s in data["actor_sizes"]])
+        actor.load_state_dict(data["actor_state"])
+        norm = data["obs_norm"]
+        policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"])
+    except (KeyError, TypeError, RuntimeError, AttributeError) as err:
+        raise PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {err})") from None
+    try:
+        check_feature_names(spec.feature_names)
+    except ValueError as err:
+        raise PolicyFileError(f"{str(path)!r}: {err}; upgrade lrctl") from None
+    if spec.action_mode not in ("discrete", "continuous") or not 0 < spec.max_change < 1 or \
+            len(policy.obs_mean) != len(spec.feature_names) or not math.isfinite(float(policy.obs_var.sum())):
+        raise PolicyFileError(f"{str(path)!r} holds an inconsistent policy spec; export it again")
+    return policy
+
+
+def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
+    """Extract the actor of an SB3 MlpPolicy and the frozen VecNormalize statistics."""
+    sb3 = model.policy
+    actor = build_actor(
+        [sb3.observation_space.shape[0]]
+        + [m.out_features for m in sb3.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
+        + [sb3.action_net.out_features]
+    )
+    source = [m for m in list(sb3.mlp_extractor.policy_net) + [sb3.action_net] if isinstance(m, nn.Linear)]
+    target = [m for m in actor if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for src, dst in zip(source, target):
+            dst.weight.copy_(src.weight.cpu())
+            dst.bias.copy_(src.bias.cpu())
+    rms = vecnormalize.obs_rms
+    return Policy(spec, actor, rms.mean, rms.var, vecnormalize.clip_obs, vecnormalize.epsilon)
+
+
+def export_policy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Write `policy.pt` for the run in `run_dir` (its model.zip, vecnormalize.pkl and config.yaml)."""
+    import pickle
+
+    from stable_baselines3 import PPO
+
+    from lrctl import __version__
+    from lrctl.config import load_config
+    from lrctl.features import FEATURE_NAMES
+
+    run_dir = Path(run_dir)
+    for name in ("model.zip", "vecnormalize.pkl", "config.yaml"):
+        if not (run_dir / name).is_file():
+            raise PolicyFileError(f"cannot export {run_dir}: {name} is missing; has training finished there?")
+    cfg = load_config(run_dir / "config.yaml")
+    env = cfg.env
+    spec = PolicySpec(
+        feature_names=FEATURE_NAMES, action_mode=env.action_mode, max_change=env.max_change,
+        lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
+        child_steps=env.child_steps, setting=env.setting, initial_lrs=tuple(env.initial_lrs),
+        lrctl_version=__version__,
+    )
+    try:
+        model = PPO.load(str(run_dir / "model.zip"), device="cpu")
+        with open(run_dir / "vecnormalize.pkl", "rb") as handle:
+            vecnormalize = pickle.load(handle)
+    except Exception as err:  # damaged zip or pickle
+        raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {err}") from None
+    return save_policy(policy_from_sb3(model, vecnormalize, spec), out or run_dir / "policy.pt")

@@ -1,0 +1,56 @@
+"""Reward is minus the validation loss on the fixed subset; info carries the documented keys."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lrctl.envs import LRControlEnv
+from tests.conftest import SMALL_ENV
+
+
+def test_reward_is_minus_validation_loss_of_the_child(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+    env.reset(seed=0)
+    for _ in range(env.n_decisions):
+        _, reward, terminated, _, info = env.step(0)
+        child = env.child
+        child.model.eval()
+        with torch.no_grad():
+            expected = F.cross_entropy(child.model(child.val_x), child.val_y).item()
+        child.model.train()
+        assert reward == pytest.approx(-expected, rel=1e-6)
+        assert reward == pytest.approx(-info["val_loss"], rel=1e-12)
+    assert terminated
+
+
+def test_info_has_step_keys_and_final_metrics_at_the_end(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+    env.reset(seed=0)
+    steps = []
+    terminated = False
+    while not terminated:
+        _, _, terminated, truncated, info = env.step(2)
+        steps.append(info["child_step"])
+        assert {"lr", "train_loss", "val_loss", "child_step", "diverged"} <= info.keys()
+        assert not truncated
+    assert steps == [5, 10, 15, 20]
+    assert {"final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy"} <= info.keys()
+    assert 0.0 <= info["test_accuracy"] <= 1.0
+
+
+def test_validation_subset_is_the_configured_size_and_fixed(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+    env.reset(seed=4)
+    subset = env.child.val_x.clone()
+    env.step(0)
+    assert len(subset) == SMALL_ENV["val_subset_size"]
+    assert torch.equal(env.child.val_x, subset)
+
+
+def test_step_after_the_end_asks_for_reset(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+    env.reset(seed=0)
+    for _ in range(env.n_decisions):
+        env.step(2)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(2)

@@ -1,0 +1,92 @@
+"""Every observation feature against a hand computation on a tiny model."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrctl.features import FEATURE_NAMES, FeatureTracker, check_feature_names, mean_train_loss
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 4)
+    x = torch.randn(5, 3)
+    y = torch.tensor([0, 1, 2, 3, 1])
+    return model, x, y
+
+
+def _by_hand(model, x, y):
+    w = model.weight.detach().double().numpy()
+    b = model.bias.detach().double().numpy()
+    p = _softmax(x.double().numpy() @ w.T + b)
+    loss = -np.mean(np.log(p[np.arange(len(y)), y.numpy()]))
+    return p, loss, w
+
+
+def test_first_observation_matches_hand_computation(tiny):
+    model, x, y = tiny
+    tracker = FeatureTracker(model, model, x, y)
+    obs, val_loss = tracker.observe(None, lr=2e-3, budget_fraction=0.0)
+    p, loss, w = _by_hand(model, x, y)
+    expected = dict(train_loss=loss, val_loss=loss, pred_var=np.var(p), pred_change_var=0.0,
+                    output_weight_mean=w.mean(), output_weight_var=np.var(w), log10_lr=math.log10(2e-3),
+                    budget_fraction=0.0)
+    assert obs.dtype == np.float32
+    assert list(tracker.feature_names) == list(FEATURE_NAMES)
+    for name, value in zip(FEATURE_NAMES, obs):
+        assert value == pytest.approx(expected[name], rel=1e-5, abs=1e-7), name
+    assert val_loss == pytest.approx(loss, rel=1e-6)
+
+
+def test_change_variance_and_train_loss_after_an_update(tiny):
+    model, x, y = tiny
+    tracker = FeatureTracker(model, model, x, y)
+    tracker.observe(None, 1e-3, 0.0)
+    p1, _, _ = _by_hand(model, x, y)
+    with torch.no_grad():
+        model.weight.add_(0.3)
+    losses = torch.tensor([1.0, 2.0, 4.0])
+    obs, _ = tracker.observe(mean_train_loss(losses), 1e-3, 0.5)
+    p2, loss2, _ = _by_hand(model, x, y)
+    named = dict(zip(FEATURE_NAMES, obs))
+    assert named["pred_change_var"] == pytest.approx(np.var(p2 - p1), rel=1e-5)
+    assert named["pred_change_var"] > 0
+    assert named["train_loss"] == pytest.approx(7 / 3, rel=1e-6)
+    assert named["val_loss"] == pytest.approx(loss2, rel=1e-5)
+    assert named["budget_fraction"] == 0.5
+
+
+def test_feature_subset_is_returned_in_the_asked_order(tiny):
+    model, x, y = tiny
+    tracker = FeatureTracker(model, model, x, y, feature_names=("log10_lr", "val_loss"))
+    obs, val_loss = tracker.observe(None, 1e-2, 0.1)
+    assert obs[0] == pytest.approx(-2.0)
+    assert obs[1] == pytest.approx(val_loss, rel=1e-6)
+
+
+def test_unknown_feature_is_rejected_by_name():
+    with pytest.raises(ValueError, match="gradient_norm"):
+        check_feature_names(["val_loss", "gradient_norm"])
+
+
+def test_validation_pass_leaves_batchnorm_statistics_and_mode_alone():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4))
+    model.train()
+    bn = model[1]
+    before = (bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked))
+    tracker = FeatureTracker(model, model[3], torch.randn(16, 3) * 5 + 3, torch.zeros(16, dtype=torch.long))
+    tracker.observe(None, 1e-3, 0.0)
+    assert torch.equal(bn.running_mean, before[0])
+    assert torch.equal(bn.running_var, before[1])
+    assert int(bn.num_batches_tracked) == before[2]
+    assert model.training
