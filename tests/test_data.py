@@ -1,0 +1,95 @@
+"""Datasets: in-memory tensors, seeded split, offline import of IDX folders, clear errors."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from lrctl import data as data_mod
+from lrctl.data import DataError, import_idx_folder, load_dataset
+
+
+def _write_idx(folder, prefix, n, rng, gz=True):
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    blobs = {
+        f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes(),
+        f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x801, n) + labels.tobytes(),
+    }
+    for name, blob in blobs.items():
+        if gz:
+            with gzip.open(folder / f"{name}.gz", "wb") as handle:
+                handle.write(blob)
+        else:
+            (folder / name).write_bytes(blob)
+    return images, labels
+
+
+@pytest.fixture
+def idx_folder(tmp_path):
+    src = tmp_path / "debian-fashion-mnist"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    train = _write_idx(src, "train", 60, rng)
+    test = _write_idx(src, "t10k", 12, rng)
+    return src, train, test
+
+
+def test_digits_load_as_normalised_tensors_with_fixed_split():
+    splits = load_dataset("digits")
+    assert splits.train_x.shape[1] == 64 and splits.train_x.dtype == torch.float32
+    assert len(splits.train_x) + len(splits.val_x) + len(splits.test_x) == 1797
+    assert abs(float(splits.train_x.mean())) < 1e-5
+    again = data_mod._load_digits(0)
+    assert torch.equal(again.val_y, splits.val_y)
+    other = data_mod._load_digits(1)
+    assert not torch.equal(other.val_y, splits.val_y)
+    assert torch.equal(other.test_y, splits.test_y)  # the test part never moves
+
+
+def test_imported_fashion_mnist_loads_offline(idx_folder, tmp_path):
+    src, (train_images, _), (test_images, test_labels) = idx_folder
+    root = tmp_path / "root"
+    raw = import_idx_folder("fashion-mnist", src, root)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(data_mod._IDX_FILES)
+    splits = load_dataset("fashion-mnist", root, download=False)
+    assert splits.train_x.shape == (50, 1, 28, 28) and splits.val_x.shape == (10, 1, 28, 28)
+    assert torch.equal(splits.test_y, torch.as_tensor(test_labels, dtype=torch.int64))
+    expected = (test_images[0].astype(np.float32) / 255 - 0.2860) / 0.3530
+    assert np.allclose(splits.test_x[0, 0].numpy(), expected, atol=1e-5)
+
+
+def test_import_accepts_plain_idx_files(tmp_path):
+    src = tmp_path / "plain"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    _write_idx(src, "train", 12, rng, gz=False)
+    _write_idx(src, "t10k", 6, rng, gz=False)
+    import_idx_folder("mnist", src, tmp_path / "root")
+    assert len(load_dataset("mnist", tmp_path / "root", download=False).test_y) == 6
+
+
+def test_import_of_incomplete_folder_names_the_missing_file(tmp_path):
+    (tmp_path / "src").mkdir()
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
+        import_idx_folder("fashion-mnist", tmp_path / "src", tmp_path / "root")
+
+
+def test_missing_dataset_offline_is_one_line_naming_path_and_fix(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_dataset("fashion-mnist", tmp_path / "empty", download=False)
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "empty") in message
+    assert "lrctl data import fashion-mnist" in message
+
+
+def test_cli_data_import(idx_folder, tmp_path, capsys):
+    from lrctl.cli import main
+
+    src, *_ = idx_folder
+    assert main(["data", "import", "fashion-mnist", str(src), "--root", str(tmp_path / "r")]) == 0
+    assert "imported fashion-mnist" in capsys.readouterr().out
+    assert main(["data", "import", "fashion-mnist", str(tmp_path / "nowhere"), "--root", str(tmp_path)]) == 2
