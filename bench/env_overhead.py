@@ -15,6 +15,7 @@ Usage: python bench/env_overhead.py [--setting digits-mlp] [--episodes 5]
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -127,9 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", default="digits-mlp")
     parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--skip-dataloader", action="store_true", help="skip (c), the slow part")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    env = LRControlEnv(args.setting)
+    env = LRControlEnv(args.setting, device=args.device)
     seeds = list(range(args.episodes))
     time_env(env, seeds[:1])  # warm-up: allocator, first-call overheads
     time_bare(env, seeds[:1])
@@ -139,10 +142,12 @@ def main() -> None:
         env_t.append(time_env(env, seeds))
         bare_t.append(time_bare(env, seeds))
     env_time, bare_time = min(env_t), min(bare_t)
-    loader_time = time_dataloader_pipeline(env, seeds)
+    loader_time = math.nan if args.skip_dataloader or env.device.type != "cpu" else \
+        time_dataloader_pipeline(env, seeds)
     steps = env.config.child_steps * len(seeds)
     print(f"setting {args.setting}: {len(seeds)} episodes x {env.config.child_steps} child steps, "
-          f"validation on {len(env.child.val_x)} samples every {env.config.steps_per_action} steps, 1 thread")
+          f"validation on {len(env.child.val_x)} samples every {env.config.steps_per_action} steps, "
+          f"device {env.device}, 1 CPU thread")
     print(f"(a) child steps per second in LRControlEnv:      {steps / env_time:10.0f}")
     print(f"(b) env time / bare PyTorch loop:                {env_time / bare_time:10.3f}   (target <= 1.05)")
     print(f"(c) DataLoader pipeline time / env time:         {loader_time / env_time:10.1f}x  (target >= 10)")
