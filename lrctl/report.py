@@ -77,14 +77,10 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[EpisodeR
     return "\n".join(lines)
 
 
-def write_report(run_dir: Path, cfg: TrainConfig, *, episodes: int, diverged: int, wall_time_s: float,
-                 log: Any = print) -> Path:
+def write_report(run_dir: Path, cfg: TrainConfig, *, timesteps: int, episodes: int, diverged: int,
+                 wall_time_s: float, log: Any = print) -> Path:
     """Evaluate the run's policy.pt on the report seeds and write report.md atomically."""
-    from lrctl.agents.checkpoints import latest_checkpoint
-
-    ckpt = latest_checkpoint(run_dir / "checkpoints")
-    training = {"timesteps": ckpt.timesteps if ckpt else 0, "episodes": episodes, "diverged": diverged,
-                "wall_time_s": wall_time_s}
+    training = {"timesteps": timesteps, "episodes": episodes, "diverged": diverged, "wall_time_s": wall_time_s}
     results = compare_on_seeds(cfg, run_dir / "policy.pt")
     text = render_report(cfg, results, training)
     path = write_text_atomic(run_dir / "report.md", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from stable_baselines3.common.callbacks import BaseCallback
@@ -16,10 +17,10 @@ class EpisodeStatsCallback(BaseCallback):
     Scalars go under `episode/` and are averaged over the episodes of one PPO iteration.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, episodes: int = 0, diverged: int = 0) -> None:
         super().__init__()
-        self.episodes = 0
-        self.diverged = 0
+        self.episodes = episodes
+        self.diverged = diverged
         self.diverged_by_lr: Counter[float] = Counter()
 
     def _on_step(self) -> bool:
@@ -42,19 +43,31 @@ class EpisodeStatsCallback(BaseCallback):
 
 
 class PeriodicCheckpointCallback(BaseCallback):
-    """Saves a resumable checkpoint every `every` timesteps (model + VecNormalize statistics)."""
+    """Saves a resumable checkpoint every `every` timesteps (model + VecNormalize statistics).
 
-    def __init__(self, folder: Path, every: int) -> None:
+    Saves happen at the start of a rollout, when the model has trained on every timestep it counts, so
+    a resumed run neither loses nor repeats experience. `consistent_timesteps` and `consistent_counters`
+    describe that last consistent point, for a save on Ctrl-C. `counters` returns the run totals.
+    """
+
+    def __init__(self, folder: Path, every: int, counters: Callable[[], dict[str, float]]) -> None:
         super().__init__()
         self.folder = folder
         self.every = every
+        self.counters = counters
         self._next = every
+        self.consistent_timesteps = 0
+        self.consistent_counters: dict[str, float] = {}
 
     def _on_training_start(self) -> None:
         self._next = (self.num_timesteps // self.every + 1) * self.every
 
-    def _on_step(self) -> bool:
+    def _on_rollout_start(self) -> None:
+        self.consistent_timesteps = self.num_timesteps
+        self.consistent_counters = self.counters()
         if self.num_timesteps >= self._next:
-            save_checkpoint(self.folder, self.model, self.model.get_vec_normalize_env())
+            save_checkpoint(self.folder, self.model, self.model.get_vec_normalize_env(), self.consistent_counters)
             self._next = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
         return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stable_baselines3 import PPO
@@ -21,22 +21,29 @@ class CheckpointError(RuntimeError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Paths and timestep count of one saved checkpoint."""
+    """Paths and timestep count of one saved checkpoint, and the run's counters at that point."""
 
     timesteps: int
     model: Path
     vecnormalize: Path
+    counters: dict[str, float] = field(default_factory=dict)
 
 
-def save_checkpoint(folder: Path, model: PPO, venv: VecNormalize) -> Checkpoint:
-    """Save model and statistics atomically, then point `latest.json` at them (written last)."""
+def save_checkpoint(folder: Path, model: PPO, venv: VecNormalize,
+                    counters: dict[str, float] | None = None) -> Checkpoint:
+    """Save model and statistics atomically, then point `latest.json` at them (written last).
+
+    `counters` (episodes, diverged, wall time so far) are kept so a resumed run reports whole totals.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
-    ckpt = Checkpoint(steps, folder / f"model_{steps:09d}.zip", folder / f"vecnormalize_{steps:09d}.pkl")
+    ckpt = Checkpoint(steps, folder / f"model_{steps:09d}.zip", folder / f"vecnormalize_{steps:09d}.pkl",
+                      dict(counters or {}))
     write_atomic(ckpt.model, model.save, suffix=".zip")
     write_atomic(ckpt.vecnormalize, venv.save)
     write_text_atomic(folder / LATEST, json.dumps(
-        {"timesteps": steps, "model": ckpt.model.name, "vecnormalize": ckpt.vecnormalize.name}
+        {"timesteps": steps, "model": ckpt.model.name, "vecnormalize": ckpt.vecnormalize.name,
+         "counters": ckpt.counters}
     ))
     _prune(folder, keep={ckpt.model.name, ckpt.vecnormalize.name})
     return ckpt
@@ -57,7 +64,8 @@ def latest_checkpoint(folder: Path) -> Checkpoint | None:
         return None
     try:
         data = json.loads(pointer.read_text(encoding="utf-8"))
-        ckpt = Checkpoint(int(data["timesteps"]), folder / data["model"], folder / data["vecnormalize"])
+        ckpt = Checkpoint(int(data["timesteps"]), folder / data["model"], folder / data["vecnormalize"],
+                          {str(k): float(v) for k, v in dict(data.get("counters", {})).items()})
     except (ValueError, KeyError, TypeError, OSError) as err:
         raise CheckpointError(f"{pointer} is not a valid lrctl checkpoint pointer ({err}); delete it to start over") from None
     for path in (ckpt.model, ckpt.vecnormalize):

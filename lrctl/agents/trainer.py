@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from stable_baselines3 import PPO
@@ -93,16 +94,21 @@ def build_model(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
     )
 
 
-def train(cfg: TrainConfig, *, overwrite: bool = False, log: callable = print) -> TrainResult:
+def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], object] = print) -> TrainResult:
     """Train a controller from scratch as `cfg` says and write the run directory."""
     run_dir = prepare_run_dir(cfg, overwrite)
     venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
     model = build_model(cfg, venv, run_dir)
-    return _learn(cfg, model, venv, run_dir, cfg.ppo.total_timesteps, fresh=True, log=log)
+    return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
 
 
-def resume(run_dir: str | Path, *, log: callable = print) -> TrainResult:
-    """Continue the run in `run_dir` from its latest checkpoint up to the total timesteps it asked for."""
+def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> TrainResult:
+    """Continue the run in `run_dir` from its latest checkpoint up to the total timesteps it asked for.
+
+    Works after Ctrl-C and after a hard kill: checkpoints are written atomically and `latest.json`
+    only ever names complete ones. The resumed part is seeded from the checkpoint's timestep count, so
+    resuming twice from the same checkpoint gives the same run.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"--resume {str(run_dir)!r}: no {CONFIG_FILE} there; is it a run directory?")
@@ -110,45 +116,61 @@ def resume(run_dir: str | Path, *, log: callable = print) -> TrainResult:
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
-    remaining = cfg.ppo.total_timesteps - ckpt.timesteps
-    # Different episodes than the first start, the same ones on every resume from this checkpoint.
     raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps)
     try:
         venv = VecNormalize.load(str(ckpt.vecnormalize), raw)
-        model = PPO.load(str(ckpt.model), env=venv, device="cpu",
-                         tensorboard_log=str(run_dir / "tb"))
+        model = PPO.load(str(ckpt.model), env=venv, device="cpu", tensorboard_log=str(run_dir / "tb"))
     except Exception as err:  # SB3 raises many types for a damaged zip or pickle
         raw.close()
-        raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {type(err).__name__}: {err}") from None
+        raise CheckpointError(
+            f"cannot load checkpoint {ckpt.model.name} ({type(err).__name__}); delete "
+            f"{run_dir / 'checkpoints' / 'latest.json'} to start over"
+        ) from None
+    model.set_random_seed(cfg.seed + ckpt.timesteps)
     log(f"resuming {run_dir} at {ckpt.timesteps} of {cfg.ppo.total_timesteps} timesteps")
-    return _learn(cfg, model, venv, run_dir, max(remaining, 0), fresh=False, log=log)
+    return _learn(cfg, model, venv, run_dir, counters=ckpt.counters, fresh=False, log=log)
 
 
-def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, steps: int, *,
-           fresh: bool, log: callable) -> TrainResult:
-    stats = EpisodeStatsCallback()
-    callbacks = CallbackList([stats, PeriodicCheckpointCallback(run_dir / "checkpoints", cfg.checkpoint_every)])
+def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
+           counters: dict[str, float], fresh: bool, log: Callable[[str], object]) -> TrainResult:
+    stats = EpisodeStatsCallback(int(counters.get("episodes", 0)), int(counters.get("diverged", 0)))
+    wall_before = float(counters.get("wall_time_s", 0.0))
     start = time.perf_counter()
+
+    def totals() -> dict[str, float]:
+        return {"episodes": stats.episodes, "diverged": stats.diverged,
+                "wall_time_s": wall_before + time.perf_counter() - start}
+
+    ckpt_dir = run_dir / "checkpoints"
+    checkpoints = PeriodicCheckpointCallback(ckpt_dir, cfg.checkpoint_every, totals)
+    checkpoints.consistent_timesteps = model.num_timesteps
+    checkpoints.consistent_counters = totals()
+    callbacks = CallbackList([stats, checkpoints])
+    remaining = cfg.ppo.total_timesteps - model.num_timesteps
     try:
-        if steps > 0:
+        if remaining > 0:
             model.learn(
-                total_timesteps=steps,
+                total_timesteps=remaining,
                 callback=callbacks,
                 progress_bar=cfg.progress_bar,
                 tb_log_name="ppo",
                 reset_num_timesteps=fresh,
             )
     except KeyboardInterrupt:
-        save_checkpoint(run_dir / "checkpoints", model, venv)
+        # Back to the last point where the model had learned from every counted timestep.
+        model.num_timesteps = checkpoints.consistent_timesteps
+        save_checkpoint(ckpt_dir, model, venv, {**checkpoints.consistent_counters,
+                                                "wall_time_s": totals()["wall_time_s"]})
         venv.close()
         raise TrainingInterrupted(run_dir, model.num_timesteps) from None
-    wall = time.perf_counter() - start
-    save_checkpoint(run_dir / "checkpoints", model, venv)
+    final = totals()
+    save_checkpoint(ckpt_dir, model, venv, final)
     write_atomic(run_dir / "model.zip", model.save, suffix=".zip")
     write_atomic(run_dir / "vecnormalize.pkl", venv.save)
     venv.close()
     policy_path = export_policy(run_dir)
-    log(f"trained {model.num_timesteps} timesteps in {wall:.0f} s ({stats.episodes} episodes, "
+    log(f"trained {model.num_timesteps} timesteps in {final['wall_time_s']:.0f} s ({stats.episodes} episodes, "
         f"{stats.diverged} diverged); policy: {policy_path}")
-    write_report(run_dir, cfg, episodes=stats.episodes, diverged=stats.diverged, wall_time_s=wall, log=log)
-    return TrainResult(run_dir, int(model.num_timesteps), stats.episodes, stats.diverged, wall)
+    write_report(run_dir, cfg, timesteps=int(model.num_timesteps), episodes=stats.episodes,
+                 diverged=stats.diverged, wall_time_s=final["wall_time_s"], log=log)
+    return TrainResult(run_dir, int(model.num_timesteps), stats.episodes, stats.diverged, final["wall_time_s"])

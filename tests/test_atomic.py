@@ -1,0 +1,33 @@
+"""Atomic writes: a write that dies half-way leaves the old file and no stray temporary file."""
+
+import pytest
+
+from lrctl.atomic import write_atomic, write_text_atomic
+
+
+def test_write_replaces_the_target(tmp_path):
+    target = tmp_path / "report.md"
+    write_text_atomic(target, "old")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_failed_write_keeps_the_old_file_and_cleans_up(tmp_path):
+    target = tmp_path / "policy.pt"
+    target.write_bytes(b"complete")
+
+    def dies_half_way(tmp):
+        tmp.write_bytes(b"compl")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, dies_half_way)
+    assert target.read_bytes() == b"complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["policy.pt"]
+
+
+def test_suffix_is_kept_for_writers_that_want_one(tmp_path):
+    seen = []
+    write_atomic(tmp_path / "model.zip", lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"x")), suffix=".zip")
+    assert seen == [".zip"] and (tmp_path / "model.zip").read_bytes() == b"x"
