@@ -7,6 +7,23 @@ policy needs only torch.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["PolicyScheduler", "load_policy", "shipped_policy_path", "__version__"]
+
+
+def __getattr__(name: str):  # lazy: `import lrctl` stays light for the Gymnasium registration
+    if name == "PolicyScheduler":
+        from lrctl.scheduler import PolicyScheduler
+
+        return PolicyScheduler
+    if name == "load_policy":
+        from lrctl.policy import load_policy
+
+        return load_policy
+    if name == "shipped_policy_path":
+        from lrctl.policy import shipped_policy_path
+
+        return shipped_policy_path
+    raise AttributeError(f"module 'lrctl' has no attribute {name!r}")
 
 try:
     import gymnasium as _gymnasium  # noqa: F401

@@ -48,8 +48,9 @@ class Policy:
     """A deterministic controller: normalise features as VecNormalize did, run the actor, pick an action."""
 
     def __init__(self, spec: PolicySpec, actor: nn.Sequential, obs_mean: np.ndarray, obs_var: np.ndarray,
-                 clip_obs: float, epsilon: float) -> None:
+                 clip_obs: float, epsilon: float, log_std: np.ndarray | None = None) -> None:
         self.spec = spec
+        self.log_std = None if log_std is None else np.asarray(log_std, dtype=np.float32)
         self.actor = actor.eval()
         self.obs_mean = np.asarray(obs_mean, dtype=np.float64)
         self.obs_var = np.asarray(obs_var, dtype=np.float64)
@@ -70,6 +71,17 @@ class Policy:
             return int(out.argmax())
         return np.clip(out.numpy().astype(np.float32), -1.0, 1.0)
 
+    @torch.no_grad()
+    def sample(self, features: np.ndarray, generator: torch.Generator) -> Any:
+        """A stochastic action as PPO samples it during training (categorical or Gaussian)."""
+        obs = torch.as_tensor(self.normalize(np.asarray(features)), dtype=torch.float32).unsqueeze(0)
+        out = self.actor(obs)[0]
+        if self.spec.action_mode == "discrete":
+            return int(torch.multinomial(out.softmax(dim=0), 1, generator=generator))
+        std = torch.as_tensor(np.exp(self.log_std if self.log_std is not None else np.zeros(1, np.float32)))
+        noise = torch.randn(out.shape, generator=generator)
+        return np.clip((out + std * noise).numpy().astype(np.float32), -1.0, 1.0)
+
     def to_file_dict(self) -> dict[str, Any]:
         """The policy as the dict stored in a policy file."""
         return {
@@ -82,6 +94,7 @@ class Policy:
                 "mean": torch.as_tensor(self.obs_mean), "var": torch.as_tensor(self.obs_var),
                 "clip": self.clip_obs, "epsilon": self.epsilon,
             },
+            "log_std": None if self.log_std is None else torch.as_tensor(self.log_std),
         }
 
 
@@ -133,9 +146,13 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         actor = build_actor([int(s) for s in data["actor_sizes"]])
         actor.load_state_dict(data["actor_state"])
         norm = data["obs_norm"]
-        policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"])
+        log_std = data.get("log_std")
+        policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"],
+                        None if log_std is None else log_std.numpy())
     except (KeyError, TypeError, RuntimeError, AttributeError) as err:
-        raise PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {err})") from None
+        detail = (str(err).strip().splitlines() or [""])[0]
+        raise PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {detail}); "
+                              "export it again") from None
     try:
         check_feature_names(spec.feature_names)
     except ValueError as err:
@@ -144,6 +161,15 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
             len(policy.obs_mean) != len(spec.feature_names) or not math.isfinite(float(policy.obs_var.sum())):
         raise PolicyFileError(f"{str(path)!r} holds an inconsistent policy spec; export it again")
     return policy
+
+
+def shipped_policy_path(setting: str = "digits-mlp") -> Path:
+    """Path of the pretrained policy shipped inside the package for `setting`."""
+    path = Path(__file__).parent / "policies" / f"{setting}.pt"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in path.parent.glob("*.pt"))
+        raise PolicyFileError(f"no shipped policy for {setting!r}; shipped: {', '.join(shipped) or 'none'}")
+    return path
 
 
 def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
@@ -161,7 +187,9 @@ def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
             dst.weight.copy_(src.weight.cpu())
             dst.bias.copy_(src.bias.cpu())
     rms = vecnormalize.obs_rms
-    return Policy(spec, actor, rms.mean, rms.var, vecnormalize.clip_obs, vecnormalize.epsilon)
+    log_std = getattr(sb3, "log_std", None)
+    return Policy(spec, actor, rms.mean, rms.var, vecnormalize.clip_obs, vecnormalize.epsilon,
+                  None if log_std is None else log_std.detach().cpu().numpy())
 
 
 def export_policy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
@@ -191,5 +219,6 @@ def export_policy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] |
         with open(run_dir / "vecnormalize.pkl", "rb") as handle:
             vecnormalize = pickle.load(handle)
     except Exception as err:  # damaged zip or pickle
-        raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {err}") from None
+        detail = (str(err).strip().splitlines() or [""])[0]
+        raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {detail}") from None
     return save_policy(policy_from_sb3(model, vecnormalize, spec), out or run_dir / "policy.pt")

@@ -1,0 +1,178 @@
+"""PolicyScheduler: a learned LR controller as a `torch.optim.lr_scheduler.LRScheduler`.
+
+It needs torch and lrctl only. Like `ReduceLROnPlateau`, it takes what it needs in `step(train_loss)`;
+every `steps_per_action` steps it computes the observation with `lrctl.features` (the module the
+environment uses) from the model, the validation batch and the recorded training losses, and lets the
+policy scale the learning rate.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from lrctl.actions import next_lr
+from lrctl.features import FeatureTracker, mean_train_loss
+from lrctl.models import find_output_layer
+from lrctl.policy import Policy, load_policy
+
+
+class PolicyScheduler(LRScheduler):
+    """Move the learning rate as a learned lrctl policy decides.
+
+    Args:
+        optimizer: the wrapped optimizer. With several parameter groups, all are scaled by the same
+            factor; the first group's LR is the one the policy observes and that is clamped.
+        policy: a policy file path (``policy.pt``) or a loaded `lrctl.policy.Policy`.
+        model: the network being trained.
+        val_data: ``(x_val, y_val)``, a fixed validation batch for the observation (moved to the model's
+            device). Use the same size the policy was trained with where you can.
+        output_layer: the layer whose weights the features describe; default: the last ``nn.Linear``.
+        total_steps: the training budget in optimizer steps; default: the budget the policy was trained
+            for. The budget-fraction feature is ``steps / total_steps``.
+        steps_per_action: steps between decisions; default: the policy's own (another value warns).
+        deterministic: take the most likely action (default) or sample one with `seed`.
+        seed: seed of the sampling when ``deterministic=False``.
+        last_epoch: as for every `LRScheduler`; leave at -1 and use `load_state_dict` to resume.
+
+    The first decision happens at construction, before any training step, as at an episode's reset.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        policy: str | os.PathLike[str] | Policy,
+        *,
+        model: nn.Module,
+        val_data: tuple[torch.Tensor, torch.Tensor],
+        output_layer: nn.Linear | None = None,
+        total_steps: int | None = None,
+        steps_per_action: int | None = None,
+        deterministic: bool = True,
+        seed: int = 0,
+        last_epoch: int = -1,
+    ) -> None:
+        self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        spec = self.policy.spec
+        self.total_steps = int(total_steps if total_steps is not None else spec.child_steps)
+        self.steps_per_action = int(steps_per_action if steps_per_action is not None else spec.steps_per_action)
+        if self.total_steps <= 0 or self.steps_per_action <= 0:
+            raise ValueError(
+                f"total_steps ({self.total_steps}) and steps_per_action ({self.steps_per_action}) must be > 0"
+            )
+        if self.steps_per_action != spec.steps_per_action:
+            warnings.warn(
+                f"steps_per_action={self.steps_per_action}, but the policy was trained to act every "
+                f"{spec.steps_per_action} steps (on {spec.setting}); its decisions may not carry over",
+                stacklevel=2,
+            )
+        if self.total_steps != spec.child_steps:
+            warnings.warn(
+                f"total_steps={self.total_steps}, but the policy was trained for a budget of "
+                f"{spec.child_steps} steps (on {spec.setting}); the budget-fraction feature uses total_steps",
+                stacklevel=2,
+            )
+        layer = output_layer if output_layer is not None else find_output_layer(model)
+        if not isinstance(layer, nn.Linear):
+            raise ValueError(f"output_layer must be an nn.Linear, got {type(layer).__name__}")
+        x_val, y_val = val_data
+        device = next(model.parameters()).device
+        self.tracker = FeatureTracker(model, layer, x_val.to(device), y_val.to(device), spec.feature_names)
+        self.deterministic = deterministic
+        self._generator = torch.Generator().manual_seed(seed)
+        self.steps_done = 0
+        self._losses: list[float] = []
+        self._warned_budget = False
+        self._started = False
+        self.skipped_decisions = 0
+        super().__init__(optimizer, last_epoch)
+
+    # ------------------------------------------------------------------------------------------------
+    def step(self, train_loss: float | torch.Tensor | None = None) -> None:  # type: ignore[override]
+        """Record one optimizer step's training loss; every `steps_per_action` steps, act.
+
+        Call it after ``optimizer.step()`` with that step's loss. The call made by the constructor
+        (no loss) takes the first decision.
+        """
+        self._step_count += 1
+        self.last_epoch += 1
+        if train_loss is None:
+            if not self._started:
+                self._started = True
+                self._act(None)
+            else:
+                raise ValueError("PolicyScheduler.step() needs the training loss: call step(loss.item())")
+        else:
+            self._losses.append(float(train_loss.detach()) if isinstance(train_loss, torch.Tensor)
+                                else float(train_loss))
+            self.steps_done += 1
+            if self.steps_done > self.total_steps and not self._warned_budget:
+                self._warned_budget = True
+                warnings.warn(
+                    f"step {self.steps_done} is past the budget of {self.total_steps} steps; the policy was "
+                    f"trained for {self.policy.spec.child_steps} steps on {self.policy.spec.setting}",
+                    stacklevel=2,
+                )
+            if self.steps_done % self.steps_per_action == 0:
+                self._act(mean_train_loss(torch.tensor(self._losses, dtype=torch.float64)))
+                self._losses = []
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _act(self, train_loss: torch.Tensor | None) -> None:
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        features, _ = self.tracker.observe(train_loss, lr, self.steps_done / self.total_steps)
+        if not np.all(np.isfinite(features)):
+            # A diverging run: a non-finite observation never reaches the policy; keep the LR.
+            self.skipped_decisions += 1
+            return
+        action = self.policy.act(features) if self.deterministic else \
+            self.policy.sample(features, self._generator)
+        spec = self.policy.spec
+        new = next_lr(lr, action, spec.action_mode, spec.max_change, spec.lr_min, spec.lr_max)
+        factor = new / lr
+        for i, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = new if i == 0 else group["lr"] * factor
+
+    def get_lr(self) -> list[float]:
+        """The current learning rates (the policy sets them in `step`)."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    # ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming needs: counters, pending losses, previous predictions, sampling state."""
+        return {
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "_last_lr": list(self._last_lr),
+            "steps_done": self.steps_done,
+            "losses": list(self._losses),
+            "warned_budget": self._warned_budget,
+            "skipped_decisions": self.skipped_decisions,
+            "generator": self._generator.get_state(),
+            "tracker": self.tracker.state_dict(),
+            "total_steps": self.total_steps,
+            "steps_per_action": self.steps_per_action,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore `state_dict()`; later LRs are then the same as in the run that saved it."""
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict["_step_count"])
+        self._last_lr = list(state_dict["_last_lr"])
+        self.steps_done = int(state_dict["steps_done"])
+        self._losses = [float(v) for v in state_dict["losses"]]
+        self._warned_budget = bool(state_dict["warned_budget"])
+        self.skipped_decisions = int(state_dict["skipped_decisions"])
+        self._generator.set_state(state_dict["generator"])
+        self.tracker.load_state_dict(state_dict["tracker"])
+        self.total_steps = int(state_dict["total_steps"])
+        self.steps_per_action = int(state_dict["steps_per_action"])
+        self._started = True
+

@@ -1,0 +1,99 @@
+"""Policy files: round trip, and one-line errors for anything that is not a good policy file."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrctl.policy import PolicyFileError, load_policy, save_policy
+from tests.policy_helpers import make_policy
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "policy.pt"
+    policy = make_policy("continuous")
+    save_policy(policy, path)
+    return policy, path
+
+
+def test_round_trip_keeps_actions_and_spec(saved):
+    policy, path = saved
+    loaded = load_policy(path)
+    assert loaded.spec == policy.spec
+    for seed in range(5):
+        features = np.random.default_rng(seed).normal(size=8) + policy.obs_mean
+        assert np.array_equal(loaded.act(features), policy.act(features))
+    assert path.stat().st_size < 20_000  # a few KB
+
+
+def _assert_one_line(err, *fragments):
+    message = str(err.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "nope.pt")
+    _assert_one_line(err, "not found")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "p.pt").write_bytes(b"")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "p.pt")
+    _assert_one_line(err, "empty")
+
+
+def test_truncated_file(saved, tmp_path):
+    _, path = saved
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(cut)
+    _assert_one_line(err, "truncated or corrupt")
+
+
+def test_text_file_is_not_a_policy(tmp_path):
+    (tmp_path / "notes.pt").write_text("hello")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "notes.pt")
+    _assert_one_line(err, "not a readable lrctl policy")
+
+
+def test_foreign_torch_file(tmp_path):
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "model.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "model.pt")
+    _assert_one_line(err, "not an lrctl policy file")
+
+
+def test_feature_this_lrctl_cannot_compute(saved, tmp_path):
+    _, path = saved
+    data = torch.load(path, weights_only=True)
+    data["spec"]["feature_names"][2] = "hessian_trace"
+    torch.save(data, tmp_path / "future.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "future.pt")
+    _assert_one_line(err, "hessian_trace", "upgrade lrctl")
+
+
+def test_newer_format_version(saved, tmp_path):
+    _, path = saved
+    data = torch.load(path, weights_only=True)
+    data["format_version"] = 99
+    torch.save(data, tmp_path / "v99.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "v99.pt")
+    _assert_one_line(err, "version 99")
+
+
+def test_damaged_weights(saved, tmp_path):
+    _, path = saved
+    data = torch.load(path, weights_only=True)
+    del data["actor_state"]["0.weight"]
+    torch.save(data, tmp_path / "damaged.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "damaged.pt")
+    _assert_one_line(err, "damaged")
