@@ -70,3 +70,20 @@ def test_second_run_in_the_same_folder_is_refused(tiny_run):
     with pytest.raises(ConfigError, match="--resume"):
         train(cfg, log=lambda *_: None)
     assert yaml.safe_load((tiny_run[1].run_dir / "config.yaml").read_text())["seed"] == cfg.seed
+
+
+def test_cli_export_writes_a_loadable_policy(tiny_run, tmp_path):
+    from lrctl.cli import main
+
+    _, result = tiny_run
+    out = tmp_path / "exported.pt"
+    assert main(["export", str(result.run_dir), "--out", str(out)]) == 0
+    assert load_policy(out).spec == load_policy(result.run_dir / "policy.pt").spec
+
+
+def test_export_of_an_unfinished_run_is_one_line(tmp_path, capsys):
+    from lrctl.cli import main
+
+    assert main(["export", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "model.zip is missing" in err and "\n" not in err
