@@ -29,9 +29,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="compare a policy with a constant LR on held-out seeds")
-    p.add_argument("run_dir", help="a run directory (its config.yaml and policy.pt are used)")
-    p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: the run's report_seeds)")
+    p = sub.add_parser("evaluate", help="compare a policy with CLARA and hand-designed schedules",
+                       description="Run the learned policy and every baseline on held-out seeds; write "
+                                   "results.csv, curves.csv, summary.md and plots.")
+    p.add_argument("--setting", help="setting to evaluate on (default: the run's, or digits-mlp)")
+    p.add_argument("--run-dir", help="take config and policy.pt from a training run")
+    p.add_argument("--policy", help="policy file (default: the run's, or the one shipped for the setting)")
+    p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: 200000..200004)")
+    p.add_argument("--initial-lrs", type=float, nargs="+", help="initial LRs (default: the setting's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one environment key, e.g. --set child_steps=200 (repeatable)")
+    p.add_argument("--out", help="output folder (default: eval/SETTING)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
+    p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -82,18 +93,58 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from lrctl.config import config_from_dict, env_config, load_config, parse_override
+    from lrctl.evaluation.outputs import write_outputs
+    from lrctl.evaluation.protocol import evaluate, plan_for
+    from lrctl.policy import load_policy, shipped_policy_path
 
-    from lrctl.config import load_config
-    from lrctl.report import compare_on_seeds, render_report
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        env = load_config(run_dir / "config.yaml").env
+        if args.setting and args.setting != env.setting:
+            env = env_config(args.setting)
+        policy = args.policy or str(run_dir / "policy.pt")
+    else:
+        setting = args.setting or "digits-mlp"
+        policy = args.policy or str(shipped_policy_path(setting))
+        spec = load_policy(policy).spec
+        same = spec.setting == setting
+        env = config_from_dict({"env": {"setting": setting, **(
+            {"child_steps": spec.child_steps, "steps_per_action": spec.steps_per_action} if same else {})}}).env
+    load_policy(policy)  # fail early, with one line, on a bad policy file
+    if args.overrides:
+        from lrctl.config import to_dict
 
-    run_dir = Path(args.run_dir)
-    cfg = load_config(run_dir / "config.yaml")
-    if args.seeds:
-        cfg = replace(cfg, report_seeds=tuple(args.seeds))
-    results = compare_on_seeds(cfg, run_dir / "policy.pt")
-    print(render_report(cfg, results, {"timesteps": "?", "episodes": "?", "diverged": "?", "wall_time_s": 0}))
+        data = to_dict(env)
+        for text in args.overrides:
+            path, value = parse_override(text)
+            data[".".join(path)] = value
+        env = config_from_dict({"env": data}).env
+    if args.workers < 1:
+        raise _UsageError(f"--workers must be >= 1, got {args.workers}")
+    plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
+                    quick=args.quick, include_peers=not args.no_peers)
+    out = Path(args.out or f"eval/{env.setting}")
+    result = evaluate(plan, progress_factory=_progress_bar)
+    command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
+        "python evaluate.py " + " ".join(sys.argv[1:])
+    paths = write_outputs(result, out, command.strip())
+    print(paths["summary"].read_text())
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def _progress_bar(total: int, label: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="run", disable=None)
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return advance
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ class EnvConfig:
     """The child-training problem and how the controller acts on it."""
 
     setting: str = "digits-mlp"
-    """Named setting (dataset + child network): digits-mlp, mnist-mlp, fmnist-lenet5, cifar10-resnet18."""
+    """Named setting (dataset + child network): digits-mlp, mnist-mlp, fmnist-mlp, fmnist-lenet5, cifar10-resnet18."""
     child_steps: int = 1000
     """Child optimizer steps per episode (the training budget)."""
     steps_per_action: int = 10

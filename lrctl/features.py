@@ -106,7 +106,7 @@ class FeatureTracker:
         self._prev_probs = probs
         weight = self.output_layer.weight.detach().float()
         stacked = torch.stack([
-            val_loss.double() if train_loss is None else train_loss.double(),
+            val_loss.double() if train_loss is None else train_loss.to(val_loss.device).double(),
             val_loss.double(),
             probs.var(correction=0).double(),
             change_var.double(),

@@ -35,6 +35,13 @@ SETTINGS: dict[str, Setting] = {
             env_defaults={"child_steps": 1000, "batch_size": 256, "val_subset_size": 1000},
         ),
         Setting(
+            "fmnist-mlp",
+            dataset="fashion-mnist",
+            model="mlp",
+            description="Fashion-MNIST, MLP with 3 hidden layers (for transfer from digits-mlp)",
+            env_defaults={"child_steps": 500, "batch_size": 256, "val_subset_size": 1000},
+        ),
+        Setting(
             "fmnist-lenet5",
             dataset="fashion-mnist",
             model="lenet5",

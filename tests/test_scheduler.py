@@ -170,3 +170,16 @@ print(sched.get_last_lr()[0])
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_scheduler_on_a_cuda_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)).cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = PolicyScheduler(opt, make_policy("continuous"), model=model,
+                            val_data=(torch.randn(16, 64), torch.randint(0, 10, (16,))))
+    for _ in range(10):
+        opt.step()
+        sched.step(torch.tensor(0.5, device="cuda"))
+    assert sched.tracker.val_x.is_cuda and sched.get_last_lr()[0] > 0

@@ -28,6 +28,16 @@ class ChildSeeds:
         return cls(int(init) >> 1, int(batches) >> 1, int(val_subset) >> 1)
 
 
+def episode_child_seed(seed: int) -> int:
+    """The child seed `LRControlEnv.reset(seed=seed)` uses: the first draw of Gymnasium's seeded RNG.
+
+    Written with numpy alone (as `gymnasium.utils.seeding.np_random` builds its generator), so the
+    evaluation can train the very child an episode with that seed trains.
+    """
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+    return int(rng.integers(2**63 - 1))
+
+
 def build_child_model(model_name: str, num_classes: int, seed: int, device: torch.device) -> nn.Module:
     """Initialise a child network from `seed` without touching the global torch RNG."""
     with torch.random.fork_rng(devices=[]):

@@ -76,6 +76,8 @@ class LRControlEnv(gym.Env):
         super().reset(seed=seed)
         cfg = self.config
         options = options or {}
+        # The child seed is drawn first, so it depends on the reset seed alone (see episode_child_seed).
+        child_seed = int(self.np_random.integers(2**63 - 1))
         if "initial_lr" in options:
             initial_lr = float(options["initial_lr"])
             if not (math.isfinite(initial_lr) and cfg.lr_min <= initial_lr <= cfg.lr_max):
@@ -84,7 +86,6 @@ class LRControlEnv(gym.Env):
                 )
         else:
             initial_lr = float(cfg.initial_lrs[int(self.np_random.integers(len(cfg.initial_lrs)))])
-        child_seed = int(self.np_random.integers(2**63 - 1))
         self.child = ChildRun(
             self.data,
             self._setting.model,

@@ -40,3 +40,19 @@ def test_initial_lr_is_drawn_from_the_configured_set(digits_like):
     assert seen == {1e-2, 1e-3, 1e-4}
     assert env.reset(seed=0, options={"initial_lr": 3e-3})[1]["lr"] == 3e-3
     assert np.isfinite(env.reset(seed=0)[0]).all()
+
+
+def test_episode_child_seed_is_the_one_reset_uses(digits_like):
+    import torch
+
+    from lrctl.envs.child import ChildRun, episode_child_seed
+
+    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+    env.reset(seed=42, options={"initial_lr": 1e-3})
+    cfg = env.config
+    twin = ChildRun(env.data, "digits-mlp", seed=episode_child_seed(42), lr=1e-3, steps=cfg.child_steps,
+                    batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
+    assert torch.equal(twin.order, env.child.order)
+    assert torch.equal(twin.val_x, env.child.val_x)
+    for a, b in zip(twin.model.parameters(), env.child.model.parameters()):
+        assert torch.equal(a, b)

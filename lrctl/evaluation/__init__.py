@@ -1,0 +1,1 @@
+"""Evaluation of a learned policy against CLARA and hand-designed schedules on held-out seeds."""

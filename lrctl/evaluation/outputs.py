@@ -1,0 +1,168 @@
+"""Evaluation outputs: results.csv, curves.csv, timings.csv, summary.md and one plot per initial LR.
+
+results.csv and curves.csv hold only deterministic values (same seeds, same files, bit for bit on a
+CPU); wall times go to timings.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from pathlib import Path
+
+from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.evaluation.protocol import EvaluationResult
+from lrctl.evaluation.runner import RunResult
+
+RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
+                 "test_loss", "test_accuracy", "val_auc", "final_lr")
+
+
+def _csv_text(header: tuple[str, ...], rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _ordered(result: EvaluationResult) -> list[RunResult]:
+    order = {name: i for i, name in enumerate(result.methods)}
+    return sorted(result.runs, key=lambda r: (-r.initial_lr, order.get(r.method, 99), r.seed))
+
+
+def results_rows(result: EvaluationResult) -> list[list[object]]:
+    rows = []
+    for r in _ordered(result):
+        final = r.final if not r.diverged else {}
+        rows.append([r.method, r.seed, repr(r.initial_lr), int(r.diverged),
+                     *(repr(final.get(k, math.nan)) for k in RESULT_FIELDS[4:8]),
+                     repr(r.val_auc), repr(r.lrs[-1] if r.lrs else math.nan)])
+    return rows
+
+
+def curves_rows(result: EvaluationResult) -> list[list[object]]:
+    rows = []
+    for r in _ordered(result):
+        val = dict(zip(r.val_steps, r.val_losses))
+        for step, (lr, train) in enumerate(zip(r.lrs, r.train_losses), start=1):
+            rows.append([r.method, r.seed, repr(r.initial_lr), step, repr(lr), repr(train),
+                         repr(val[step]) if step in val else ""])
+    return rows
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
+
+
+def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
+    """Per initial LR: mean and std of each metric, rank, and the learned policy's wins per baseline."""
+    plan = result.plan
+    lines = [f"# Evaluation: {plan.env.setting}", ""]
+    if commands:
+        lines += ["Command:", "", "```", commands, "```", ""]
+    lines += [
+        f"- Budget {plan.env.child_steps} child steps (Adam unless the method brings its own optimizer), "
+        f"batch {plan.env.batch_size}; validation subset {plan.env.val_subset_size} samples every "
+        f"{plan.env.steps_per_action} steps",
+        f"- Held-out evaluation seeds: {', '.join(map(str, plan.seeds))}; tuning seeds: "
+        f"{', '.join(map(str, plan.tuning_seeds))}",
+        f"- Policy: {plan.policy_path or 'none'}",
+        f"- Tuned on validation (tuning seeds): best constant LR {result.best_constant_lr:g}; CLARA damping d "
+        + ", ".join(f"{d:g} at initial LR {lr:g}" for lr, d in result.clara_damping.items()),
+        "",
+        "Columns: final validation loss on the full validation split (lower is better), area under the "
+        "validation-subset curve (mean over decisions: minus the environment's mean reward), test loss and "
+        "accuracy; mean ± std over seeds. Rank by mean final validation loss. Wins: on how many seeds the "
+        "learned policy's final validation loss is lower than the method's.",
+        "",
+    ]
+    for lr0 in plan.initial_lrs:
+        runs = [r for r in result.runs if r.initial_lr == lr0]
+        methods = [m for m in result.methods if any(r.method == m for r in runs)]
+        stats = {}
+        for m in methods:
+            mine = [r for r in runs if r.method == m]
+            ok = [r for r in mine if not r.diverged]
+            stats[m] = {
+                "final": _stats([r.final["final_val_loss"] for r in ok]),
+                "auc": _stats([r.val_auc for r in ok]),
+                "test": _stats([r.final["test_loss"] for r in ok]),
+                "acc": _stats([r.final["test_accuracy"] for r in ok]),
+                "diverged": len(mine) - len(ok),
+                "wall": _stats([r.wall_time_s for r in mine]),
+            }
+        ranking = sorted(methods, key=lambda m: (stats[m]["final"][0] if not math.isnan(stats[m]["final"][0])
+                                                 else math.inf))
+        learned = {r.seed: r for r in runs if r.method == "learned"}
+        lines += [f"## Initial LR {lr0:g}", "",
+                  "| rank | method | final val loss | val AUC | test loss | test accuracy | learned wins | diverged "
+                  "| wall s |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for rank, m in enumerate(ranking, start=1):
+            s = stats[m]
+            wins = ""
+            if learned and m != "learned":
+                mine = {r.seed: r for r in runs if r.method == m}
+                n = sum(1 for seed, r in mine.items() if seed in learned and not learned[seed].diverged and
+                        (r.diverged or learned[seed].final["final_val_loss"] < r.final["final_val_loss"]))
+                wins = f"{n}/{len(mine)}"
+            lines.append(
+                f"| {rank} | {m} | {s['final'][0]:.4f} ± {s['final'][1]:.4f} | {s['auc'][0]:.4f} ± {s['auc'][1]:.4f} "
+                f"| {s['test'][0]:.4f} ± {s['test'][1]:.4f} | {s['acc'][0]:.4f} ± {s['acc'][1]:.4f} | {wins} "
+                f"| {s['diverged']} | {s['wall'][0]:.1f} |"
+            )
+        lines.append("")
+    lines += ["## Methods", ""] + [f"- `{m}`: {note}" for m, note in result.methods.items()] + [""]
+    return "\n".join(lines)
+
+
+def plot_initial_lr(result: EvaluationResult, initial_lr: float, path: Path) -> Path:
+    """LR against step and validation loss against step, one line per method (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax_lr, ax_val) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for method in result.methods:
+        runs = [r for r in result.runs if r.method == method and r.initial_lr == initial_lr and not r.diverged]
+        if not runs:
+            continue
+        style = dict(linewidth=2.5, color="black") if method == "learned" else dict(linewidth=1.2)
+        lrs = np.mean([r.lrs for r in runs], axis=0)
+        ax_lr.plot(np.arange(1, len(lrs) + 1), lrs, label=method, **style)
+        vals = np.mean([r.val_losses for r in runs], axis=0)
+        ax_val.plot(runs[0].val_steps, vals, label=method, **style)
+    ax_lr.set(yscale="log", xlabel="child step", ylabel="learning rate", title=f"LR (initial {initial_lr:g})")
+    ax_val.set(yscale="log", xlabel="child step", ylabel="validation loss (subset)",
+               title=f"validation loss, mean of {len(result.plan.seeds)} seeds")
+    ax_val.legend(fontsize=8, ncol=2)
+    fig.suptitle(result.plan.env.setting)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def write_outputs(result: EvaluationResult, out_dir: str | Path, commands: str = "") -> dict[str, Path]:
+    """Write every output atomically; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "results": write_text_atomic(out / "results.csv", _csv_text(RESULT_FIELDS, results_rows(result))),
+        "curves": write_text_atomic(out / "curves.csv", _csv_text(
+            ("method", "seed", "initial_lr", "step", "lr", "train_loss", "val_loss"), curves_rows(result))),
+        "timings": write_text_atomic(out / "timings.csv", _csv_text(
+            ("method", "seed", "initial_lr", "wall_time_s"),
+            [[r.method, r.seed, repr(r.initial_lr), f"{r.wall_time_s:.3f}"] for r in _ordered(result)])),
+        "summary": write_text_atomic(out / "summary.md", summary_markdown(result, commands)),
+    }
+    for lr0 in result.plan.initial_lrs:
+        paths[f"plot_{lr0:g}"] = plot_initial_lr(result, lr0, out / f"curves_lr{lr0:g}.png")
+    return paths

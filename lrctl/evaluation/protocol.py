@@ -1,0 +1,124 @@
+"""The evaluation protocol: tune the baselines that need it, run every method on held-out seeds.
+
+1. Tuning, on `tuning_seeds` (disjoint from the evaluation seeds): the best constant LR of a grid and,
+   per initial LR, CLARA's damping d of a grid, each chosen by mean final validation loss.
+2. Evaluation: every method x evaluation seed x initial LR, same child initialisation and batch order
+   per seed (the child `LRControlEnv.reset(seed=s)` trains), same budget, in parallel processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from lrctl.config import EnvConfig
+from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
+                                      standard_methods)
+from lrctl.evaluation.runner import RunResult, Task, init_worker, run_task
+
+DEFAULT_EVAL_SEEDS = (200_000, 200_001, 200_002, 200_003, 200_004)
+DEFAULT_TUNING_SEEDS = (300_000,)
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What to evaluate: a setting's environment config, a policy, seeds and initial LRs."""
+
+    env: EnvConfig
+    policy_path: str | None
+    seeds: tuple[int, ...] = DEFAULT_EVAL_SEEDS
+    tuning_seeds: tuple[int, ...] = DEFAULT_TUNING_SEEDS
+    initial_lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
+    workers: int = 2
+    include_peers: bool = True
+
+
+@dataclass
+class EvaluationResult:
+    """All runs plus the tuned values and the method descriptions."""
+
+    plan: EvaluationPlan
+    runs: list[RunResult]
+    best_constant_lr: float
+    clara_damping: dict[float, float]
+    methods: dict[str, str]
+
+
+def run_tasks(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Run `tasks` (in worker processes when workers > 1); results come back in task order."""
+    results: list[RunResult | None] = [None] * len(tasks)
+    if workers <= 1:
+        init_worker()
+        for i, task in enumerate(tasks):
+            results[i] = run_task(task)
+            if progress:
+                progress(1)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=init_worker) as pool:
+            for i, result in pool.imap_unordered(_indexed, list(enumerate(tasks))):
+                results[i] = result
+                if progress:
+                    progress(1)
+    return [r for r in results if r is not None]
+
+
+def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
+    return item[0], run_task(item[1])
+
+
+def _mean_final(runs: Iterable[RunResult]) -> float:
+    values = [r.final["final_val_loss"] if not r.diverged else float("inf") for r in runs]
+    return statistics.fmean(values)
+
+
+def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None = None
+             ) -> EvaluationResult:
+    """Tune, then run every method on every seed and initial LR."""
+    def progress(total: int, label: str) -> Callable[[int], None] | None:
+        return progress_factory(total, label) if progress_factory else None
+
+    # 1. Tuning on the tuning seeds.
+    tune_tasks = [Task(plan.env, MethodSpec(f"constant={lr:g}", "constant", {"lr": lr}), s, lr)
+                  for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
+    tune_tasks += [Task(plan.env, MethodSpec(f"clara-d={d:g}", "clara", {"damping": d}), s, lr0)
+                   for lr0 in plan.initial_lrs for d in CLARA_DAMPING_GRID for s in plan.tuning_seeds]
+    tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"))
+    by_name: dict[tuple[str, float], list[RunResult]] = {}
+    for result in tuned:
+        by_name.setdefault((result.method, result.initial_lr), []).append(result)
+    best_constant = min(CONSTANT_LR_GRID, key=lambda lr: _mean_final(by_name[(f"constant={lr:g}", lr)]))
+    clara_damping = {
+        lr0: min(CLARA_DAMPING_GRID, key=lambda d: _mean_final(by_name[(f"clara-d={d:g}", lr0)]))
+        for lr0 in plan.initial_lrs
+    }
+
+    # 2. The evaluation grid.
+    tasks = []
+    descriptions: dict[str, str] = {}
+    for lr0 in plan.initial_lrs:
+        for method in standard_methods(plan.policy_path, best_constant, clara_damping[lr0], plan.include_peers):
+            descriptions.setdefault(method.name, method.note if method.kind != "clara" else
+                                    f"Adam-CLARA (plain step), d tuned per initial LR on validation over "
+                                    f"{list(CLARA_DAMPING_GRID)}")
+            tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
+    runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
+    return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions)
+
+
+def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | None = None,
+             initial_lrs: Sequence[float] | None = None, workers: int = 2, quick: bool = False,
+             include_peers: bool = True) -> EvaluationPlan:
+    """An EvaluationPlan with the defaults filled in; `quick` is a smoke run (2 seeds, short budget)."""
+    lrs = tuple(initial_lrs) if initial_lrs else tuple(env.initial_lrs)
+    chosen = tuple(seeds) if seeds else DEFAULT_EVAL_SEEDS
+    if quick:
+        steps = max(env.steps_per_action, (env.child_steps // 5) // env.steps_per_action * env.steps_per_action)
+        env = replace(env, child_steps=steps)
+        chosen = chosen[:2]
+    overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
+    if overlap:
+        raise ValueError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
+    return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers)

@@ -1,0 +1,113 @@
+"""Train one child with one method, recording the LR and losses per step."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+
+import torch
+import torch.nn.functional as F
+
+from lrctl.config import EnvConfig
+from lrctl.data import load_dataset
+from lrctl.envs.child import ChildRun, episode_child_seed
+from lrctl.envs.lr_control import resolve_device
+from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
+from lrctl.features import forward_in_eval_mode
+from lrctl.settings import get_setting
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training run of the evaluation grid."""
+
+    env: EnvConfig
+    method: MethodSpec
+    seed: int
+    initial_lr: float
+
+
+@dataclass
+class RunResult:
+    """Per-step curves and end-of-run metrics of one task."""
+
+    method: str
+    seed: int
+    initial_lr: float
+    lrs: list[float] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)
+    val_steps: list[int] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    diverged: bool = False
+    wall_time_s: float = 0.0
+
+    @property
+    def val_auc(self) -> float:
+        """Mean validation-subset loss over the decision points: minus the environment's mean reward."""
+        return sum(self.val_losses) / len(self.val_losses) if self.val_losses else math.nan
+
+
+def _val_loss(child: ChildRun) -> float:
+    logits = forward_in_eval_mode(child.model, child.val_x).float()
+    return float(F.cross_entropy(logits, child.val_y))
+
+
+def run_task(task: Task) -> RunResult:
+    """Train the child that `LRControlEnv.reset(seed=task.seed)` would train, with `task.method`.
+
+    LR and train loss are recorded at every child step, the validation-subset loss every
+    `steps_per_action` steps (where the environment observes it). A non-finite loss stops the run.
+    """
+    cfg = task.env
+    device = resolve_device(cfg.device)
+    setting = get_setting(cfg.setting)
+    data = load_dataset(setting.dataset, cfg.data_root, device, cfg.download)
+    child = ChildRun(data, setting.model, seed=episode_child_seed(task.seed), lr=task.initial_lr,
+                     steps=cfg.child_steps, batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
+    budget = Budget(cfg.child_steps, cfg.steps_per_action, child.val_x, child.val_y)
+    result = RunResult(task.method.name, task.seed, task.initial_lr)
+    start = time.perf_counter()
+    driver = build_driver(task.method, child.model, task.initial_lr, budget)
+    child.optimizer = driver.optimizer
+    model, x, y = child.model, data.train_x, data.train_y
+    result.val_steps.append(0)
+    result.val_losses.append(_val_loss(child))
+    for step, idx in enumerate(child.order, start=1):
+        result.lrs.append(driver.lr)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        driver.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        driver.optimizer.step()
+        train_loss = loss.detach().item()
+        result.train_losses.append(train_loss)
+        val_loss = None
+        if step % cfg.steps_per_action == 0:
+            driver.eval_mode()
+            val_loss = _val_loss(child)
+            driver.train_mode()
+            result.val_steps.append(step)
+            result.val_losses.append(val_loss)
+        if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+            result.diverged = True
+            break
+        driver.after_step(train_loss, val_loss)
+    if not result.diverged:
+        driver.eval_mode()
+        val_loss, val_acc = child.evaluate(data.val_x, data.val_y)
+        test_loss, test_acc = child.evaluate(data.test_x, data.test_y)
+        result.final = {"final_val_loss": val_loss, "final_val_accuracy": val_acc,
+                        "test_loss": test_loss, "test_accuracy": test_acc}
+        result.diverged = not all(math.isfinite(v) for v in result.final.values())
+    result.wall_time_s = time.perf_counter() - start
+    return result
+
+
+def init_worker() -> None:
+    """Worker processes: one torch thread each."""
+    torch.set_num_threads(1)
+
+
+
