@@ -1,0 +1,84 @@
+"""A tiny evaluation end to end: same child per seed for every method, deterministic files, outputs."""
+
+import csv
+from dataclasses import replace
+
+import pytest
+
+from lrctl.config import env_config
+from lrctl.envs import LRControlEnv
+from lrctl.evaluation.outputs import write_outputs
+from lrctl.evaluation.protocol import evaluate, plan_for
+from lrctl.policy import save_policy
+from lrctl.rollout import run_episode
+from tests.policy_helpers import make_policy
+
+ENV = dict(child_steps=20, steps_per_action=5, batch_size=16, val_subset_size=32)
+
+
+@pytest.fixture(scope="module")
+def policy_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("policy") / "policy.pt"
+    save_policy(make_policy("discrete"), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_plan(policy_path):
+    env = env_config("digits-mlp", **ENV)
+    plan = plan_for(env, policy_path, seeds=[11, 12], initial_lrs=[1e-3, 1e-2], workers=1, include_peers=False)
+    return plan
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tiny_plan):
+    return evaluate(tiny_plan)
+
+
+def test_every_method_runs_on_every_seed_and_lr(tiny_result):
+    keys = {(r.method, r.seed, r.initial_lr) for r in tiny_result.runs}
+    assert len(keys) == len(tiny_result.runs) == len(tiny_result.methods) * 2 * 2
+    assert all(len(r.lrs) == 20 and len(r.val_losses) == 5 for r in tiny_result.runs)
+
+
+def test_learned_policy_run_is_the_environment_episode_with_that_seed(tiny_result, policy_path):
+    from lrctl.policy import load_policy
+
+    policy = load_policy(policy_path)
+    env = LRControlEnv("digits-mlp", **ENV)
+    for run in (r for r in tiny_result.runs if r.method == "learned"):
+        episode = run_episode(env, policy.act, run.seed, run.initial_lr)
+        assert run.lrs[::5] == episode.lrs[1:]
+        assert run.val_losses == pytest.approx(episode.val_losses, rel=1e-6)
+        assert run.final["final_val_loss"] == pytest.approx(episode.final["final_val_loss"], rel=1e-6)
+
+
+def test_every_method_starts_from_the_same_child(tiny_result):
+    first = {}
+    for r in tiny_result.runs:
+        first.setdefault((r.seed, r.initial_lr), set()).add(round(r.val_losses[0], 10))
+    assert all(len(v) == 1 for v in first.values())  # same initialisation: same loss before training
+    seeds = {k[0]: v for k, v in first.items()}
+    assert seeds[11] != seeds[12]
+
+
+def test_outputs_are_written_and_results_are_deterministic(tiny_plan, tiny_result, tmp_path):
+    paths = write_outputs(tiny_result, tmp_path / "a")
+    again = write_outputs(evaluate(replace(tiny_plan, workers=2)), tmp_path / "b")
+    assert paths["results"].read_bytes() == again["results"].read_bytes()
+    assert paths["curves"].read_bytes() == again["curves"].read_bytes()
+    rows = list(csv.DictReader(paths["results"].open()))
+    assert len(rows) == len(tiny_result.runs)
+    summary = paths["summary"].read_text()
+    assert "## Initial LR 0.001" in summary and "learned wins" in summary and "d tuned" in summary
+    assert paths["plot_0.01"].stat().st_size > 10_000
+
+
+def test_quick_plan_is_short_and_small(policy_path):
+    plan = plan_for(env_config("digits-mlp"), policy_path, quick=True)
+    assert plan.env.child_steps == 100 and len(plan.seeds) == 2
+
+
+def test_evaluation_seeds_must_differ_from_tuning_seeds(policy_path):
+    with pytest.raises(ValueError, match="tuning seeds"):
+        plan_for(env_config("digits-mlp"), policy_path, seeds=[300_000])
