@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
-VEC_ENVS = ("subproc", "dummy")
+VEC_ENVS = ("subproc", "dummy", "batched")
 
 
 def default_data_root() -> str:
@@ -85,7 +85,8 @@ class PPOConfig:
     n_envs: int = 2
     """Child-training environments run side by side."""
     vec_env: str = "subproc"
-    """subproc: one process per environment (when cores allow); dummy: all in this process."""
+    """subproc: one process per environment (when cores allow); dummy: all in this process, one after
+    another; batched: all children trained together in one vmapped pass (no BatchNorm children)."""
     n_steps: int = 250
     """Decisions per environment between two PPO updates."""
     batch_size: int = 100

@@ -97,24 +97,53 @@ class FeatureTracker:
         the validation loss stands in for it. Non-finite values are returned as they are: callers decide.
         """
         logits = forward_in_eval_mode(self.model, self.val_x).float()
-        val_loss = F.cross_entropy(logits, self.val_y)
-        probs = logits.softmax(dim=1)
-        change_var = (
-            torch.zeros((), device=probs.device) if self._prev_probs is None
-            else (probs - self._prev_probs).var(correction=0)
+        values, self._prev_probs = model_features(
+            logits.unsqueeze(0), self.val_y.unsqueeze(0),
+            None if self._prev_probs is None else self._prev_probs,
+            self.output_layer.weight.detach().unsqueeze(0),
+            None if train_loss is None else train_loss.reshape(1),
         )
-        self._prev_probs = probs
-        weight = self.output_layer.weight.detach().float()
-        stacked = torch.stack([
-            val_loss.double() if train_loss is None else train_loss.to(val_loss.device).double(),
-            val_loss.double(),
-            probs.var(correction=0).double(),
-            change_var.double(),
-            weight.mean().double(),
-            weight.var(correction=0).double(),
-        ]).cpu().numpy()  # the one device sync of an observation
-        values = np.concatenate([stacked, [_log10(lr), float(budget_fraction)]])
-        return values[self._index].astype(np.float32), float(stacked[1])
+        row = values[0].cpu().numpy()  # the one device sync of an observation
+        full = np.concatenate([row, [_log10(lr), float(budget_fraction)]])
+        return full[self._index].astype(np.float32), float(row[1])
+
+
+@torch.no_grad()
+def model_features(
+    logits: torch.Tensor,
+    val_y: torch.Tensor,
+    prev_probs: torch.Tensor | None,
+    output_weight: torch.Tensor,
+    train_loss: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The six model-based features for K children at once (K = 1 for a single model).
+
+    Args:
+        logits: (K, N, C) validation logits; val_y: (K, N) labels.
+        prev_probs: (K, N, C) softmax probabilities of the previous observation, or None (first one).
+        output_weight: (K, ...) output-layer weights.
+        train_loss: (K,) interval mean training losses, or None (the validation loss stands in).
+
+    Returns (values, probs): values (K, 6) float64 in FEATURE_NAMES order up to output_weight_var, and
+    the probabilities to pass as `prev_probs` next time.
+    """
+    k = logits.shape[0]
+    logits = logits.float()
+    val_loss = F.cross_entropy(logits.flatten(0, 1), val_y.flatten(), reduction="none").view(k, -1).mean(dim=1)
+    probs = logits.softmax(dim=2)
+    flat = probs.flatten(1)
+    change_var = torch.zeros(k, device=probs.device) if prev_probs is None else \
+        (flat - prev_probs.flatten(1)).var(dim=1, correction=0)
+    weight = output_weight.detach().float().flatten(1)
+    values = torch.stack([
+        (val_loss if train_loss is None else train_loss.to(val_loss.device)).double(),
+        val_loss.double(),
+        flat.var(dim=1, correction=0).double(),
+        change_var.double(),
+        weight.mean(dim=1).double(),
+        weight.var(dim=1, correction=0).double(),
+    ], dim=1)
+    return values, probs
 
 
 def _log10(lr: float) -> float:

@@ -36,8 +36,14 @@ def use_subprocesses(ppo: PPOConfig) -> bool:
 
 def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
     """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor)."""
+    if ppo.vec_env == "batched":
+        from lrctl.envs.batched import BatchedLRControlVecEnv
+
+        venv: VecEnv = BatchedLRControlVecEnv(env_cfg, ppo.n_envs)
+        venv.seed(seed)
+        return VecMonitor(venv)
     thunks = [env_thunk(env_cfg) for _ in range(ppo.n_envs)]
-    venv: VecEnv = SubprocVecEnv(thunks) if use_subprocesses(ppo) else DummyVecEnv(thunks)
+    venv = SubprocVecEnv(thunks) if use_subprocesses(ppo) else DummyVecEnv(thunks)
     venv.seed(seed)
     return VecMonitor(venv)
 

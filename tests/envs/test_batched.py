@@ -1,0 +1,79 @@
+"""The batched VecEnv matches K single environments: observations, rewards, dones, infos, resets."""
+
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from lrctl.config import env_config
+from lrctl.envs import LRControlEnv
+from lrctl.envs.batched import BatchedLRControlVecEnv
+from tests.conftest import SMALL_ENV, make_splits
+
+K = 4
+
+
+def _pair(data, **options):
+    kwargs = {**SMALL_ENV, "initial_lrs": [1e-2, 1e-3], **options}
+    batched = BatchedLRControlVecEnv(env_config("digits-mlp", **kwargs), K, data=data)
+    singles = DummyVecEnv([lambda: LRControlEnv("digits-mlp", data=data, **kwargs) for _ in range(K)])
+    batched.seed(5)
+    singles.seed(5)
+    return batched, singles
+
+
+@pytest.mark.parametrize("mode,optimizer", [("discrete", "adam"), ("continuous", "sgd")])
+def test_matches_four_single_environments(digits_like, mode, optimizer):
+    batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer)
+    np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
+    rng = np.random.default_rng(0)
+    for _ in range(10):  # two and a half episodes: crosses automatic resets
+        actions = rng.integers(0, 3, size=K) if mode == "discrete" else rng.uniform(-1, 1, size=(K, 1)).astype(np.float32)
+        ob, rb, db, ib = batched.step(actions)
+        os_, rs, ds, is_ = singles.step(actions)
+        np.testing.assert_allclose(ob, os_, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
+        assert np.array_equal(db, ds)
+        for a, b in zip(ib, is_):
+            assert a["lr"] == pytest.approx(b["lr"], rel=1e-12)
+            assert a["child_step"] == b["child_step"]
+            if "final_val_loss" in b:
+                assert a["final_val_loss"] == pytest.approx(b["final_val_loss"], rel=1e-4)
+                np.testing.assert_allclose(a["terminal_observation"], b["terminal_observation"], rtol=1e-4, atol=1e-5)
+
+
+def test_each_child_has_its_own_seed_and_lr(digits_like):
+    batched, _ = _pair(digits_like)
+    obs = batched.reset()
+    assert len({tuple(row) for row in obs}) == K  # different initialisations and validation subsets
+    assert len(set(batched.children.lrs.tolist())) > 1
+
+
+def test_diverging_child_ends_alone_with_penalty(digits_like):
+    kwargs = {**SMALL_ENV, "optimizer": "sgd", "momentum": 0.0, "lr_max": 1e12, "initial_lrs": [1e12, 1e-3]}
+    batched = BatchedLRControlVecEnv(env_config("digits-mlp", **kwargs), K, data=digits_like)
+    batched.seed(0)
+    batched.reset()
+    big = [i for i in range(K) if batched.children.lrs[i] > 1]
+    obs, rewards, dones, infos = batched.step(np.full(K, 2))
+    assert big and all(dones[i] and infos[i]["diverged"] for i in big)
+    assert all(not dones[i] for i in range(K) if i not in big)
+    assert np.isfinite(obs).all()
+    assert all(rewards[i] == pytest.approx(-5.0 * 4) for i in big)
+
+
+def test_batchnorm_children_are_refused():
+    data = make_splits((3, 32, 32), n_train=8, n_val=8, n_test=8)
+    with pytest.raises(ValueError, match="vec_env: subproc"):
+        BatchedLRControlVecEnv(env_config("cifar10-resnet18", device="cpu", **SMALL_ENV), 2, data=data)
+
+
+def test_ppo_trains_on_the_batched_vec_env(tmp_path):
+    from lrctl.agents.trainer import train
+    from lrctl.config import load_config
+    from tests.agents.test_training_run import TINY
+
+    cfg = load_config(None, [*TINY, "ppo.vec_env=batched", "ppo.n_envs=4", "ppo.n_steps=6",
+                             "ppo.batch_size=12", f"run_dir={tmp_path / 'run'}"])
+    result = train(cfg, log=lambda *_: None)
+    assert result.timesteps == 48 and result.episodes == 12
+    assert (result.run_dir / "policy.pt").is_file()
