@@ -94,6 +94,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from lrctl.config import config_from_dict, env_config, load_config, parse_override
+    from lrctl.data import ensure_data
     from lrctl.evaluation.outputs import write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
     from lrctl.policy import load_policy, shipped_policy_path
@@ -120,6 +121,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             path, value = parse_override(text)
             data[".".join(path)] = value
         env = config_from_dict({"env": data}).env
+    ensure_data(env)  # and on a missing dataset, before any worker starts
     if args.workers < 1:
         raise _UsageError(f"--workers must be >= 1, got {args.workers}")
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,

@@ -11,9 +11,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from lrctl.config import EnvConfig
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -201,3 +205,17 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
         if key[0] == name:
             del _CACHE[key]
     return raw
+
+
+def ensure_data(env: "EnvConfig") -> DatasetSplits:
+    """Load (or download) the dataset of `env`'s setting in this process, so that a missing dataset or
+    device is one clear error here rather than one per worker process."""
+    from lrctl.config import ConfigError
+    from lrctl.envs.lr_control import resolve_device
+    from lrctl.settings import get_setting
+
+    try:
+        device = resolve_device(env.device)
+    except ValueError as err:
+        raise ConfigError(f"env.device: {err}") from None
+    return load_dataset(get_setting(env.setting).dataset, env.data_root, device, env.download)

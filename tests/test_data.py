@@ -93,3 +93,15 @@ def test_cli_data_import(idx_folder, tmp_path, capsys):
     assert main(["data", "import", "fashion-mnist", str(src), "--root", str(tmp_path / "r")]) == 0
     assert "imported fashion-mnist" in capsys.readouterr().out
     assert main(["data", "import", "fashion-mnist", str(tmp_path / "nowhere"), "--root", str(tmp_path)]) == 2
+
+
+def test_training_on_a_missing_dataset_fails_once_before_writing_anything(tmp_path, capsys):
+    from lrctl.cli import main
+
+    run = tmp_path / "run"
+    code = main(["train", "--set", "env.setting=fmnist-mlp", "--set", f"env.data_root={tmp_path / 'none'}",
+                 "--set", "env.download=false", "--run-dir", str(run)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "lrctl data import fashion-mnist" in err
+    assert not run.exists()

@@ -26,6 +26,7 @@ from lrctl.agents.checkpoints import CheckpointError, latest_checkpoint, save_ch
 from lrctl.agents.vec_env import build_vec_env, normalize
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
+from lrctl.data import ensure_data
 from lrctl.policy import export_policy
 from lrctl.report import write_report
 
@@ -96,6 +97,7 @@ def build_model(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
 
 def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], object] = print) -> TrainResult:
     """Train a controller from scratch as `cfg` says and write the run directory."""
+    ensure_data(cfg.env)
     run_dir = prepare_run_dir(cfg, overwrite)
     venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
     model = build_model(cfg, venv, run_dir)
@@ -116,6 +118,7 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> Trai
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
+    ensure_data(cfg.env)
     raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps)
     try:
         venv = VecNormalize.load(str(ckpt.vecnormalize), raw)
