@@ -127,22 +127,25 @@ def model_features(
     Returns (values, probs): values (K, 6) float64 in FEATURE_NAMES order up to output_weight_var, and
     the probabilities to pass as `prev_probs` next time.
     """
-    k = logits.shape[0]
+    # Per-child reductions in a loop (K is small): each child's numbers are exactly those of a
+    # single model, so batched and single environments agree bit for bit on these reductions.
     logits = logits.float()
-    val_loss = F.cross_entropy(logits.flatten(0, 1), val_y.flatten(), reduction="none").view(k, -1).mean(dim=1)
     probs = logits.softmax(dim=2)
-    flat = probs.flatten(1)
-    change_var = torch.zeros(k, device=probs.device) if prev_probs is None else \
-        (flat - prev_probs.flatten(1)).var(dim=1, correction=0)
-    weight = output_weight.detach().float().flatten(1)
-    values = torch.stack([
-        (val_loss if train_loss is None else train_loss.to(val_loss.device)).double(),
-        val_loss.double(),
-        flat.var(dim=1, correction=0).double(),
-        change_var.double(),
-        weight.mean(dim=1).double(),
-        weight.var(dim=1, correction=0).double(),
-    ], dim=1)
+    rows = []
+    for i in range(logits.shape[0]):
+        val_loss = F.cross_entropy(logits[i], val_y[i])
+        change_var = torch.zeros((), device=probs.device) if prev_probs is None else \
+            (probs[i] - prev_probs[i]).var(correction=0)
+        weight = output_weight[i].detach().float()
+        rows.append(torch.stack([
+            (val_loss if train_loss is None else train_loss[i].to(val_loss.device)).double(),
+            val_loss.double(),
+            probs[i].var(correction=0).double(),
+            change_var.double(),
+            weight.mean().double(),
+            weight.var(correction=0).double(),
+        ]))
+    values = torch.stack(rows)
     return values, probs
 
 

@@ -90,7 +90,7 @@ class BatchedChildren:
     @torch.no_grad()
     def train(self, n_steps: int) -> torch.Tensor:
         """`n_steps` optimizer steps of every child; returns the (K, n_steps) training losses."""
-        x, y, cfg = self.data.train_x, self.data.train_y, self.cfg
+        x, y = self.data.train_x, self.data.train_y
         rows = torch.arange(self.k, device=self.device)
         losses = []
         for _ in range(n_steps):
