@@ -27,6 +27,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what a plain open() would
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -42,3 +43,9 @@ def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], object]
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
     """Write `text` (UTF-8) to `target` atomically."""
     return write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

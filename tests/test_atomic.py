@@ -31,3 +31,15 @@ def test_suffix_is_kept_for_writers_that_want_one(tmp_path):
     seen = []
     write_atomic(tmp_path / "model.zip", lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"x")), suffix=".zip")
     assert seen == [".zip"] and (tmp_path / "model.zip").read_bytes() == b"x"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "summary.md", "x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
