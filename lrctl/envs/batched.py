@@ -105,23 +105,25 @@ class BatchedChildren:
     def _update(self, grads: dict[str, torch.Tensor]) -> None:
         cfg = self.cfg
         self.t += 1
+        lr = self.lrs.to(torch.float32)
+        if cfg.optimizer == "adam":
+            b1, b2, eps = 0.9, 0.999, 1e-8
+            step_size = lr / (1 - b1 ** self.t)  # per child, as torch.optim.Adam computes it
+            bias2_sqrt = (1 - b2 ** self.t).sqrt()
+        else:
+            first = self.t == 1
         for name, p in self.params.items():
             g = grads[name]
             shape = (self.k,) + (1,) * (p.dim() - 1)
-            lr = self.lrs.to(p.dtype).view(shape)
             if cfg.optimizer == "adam":
-                b1, b2, eps = 0.9, 0.999, 1e-8
                 self.m[name].lerp_(g, 1 - b1)
                 self.v[name].mul_(b2).addcmul_(g, g, value=1 - b2)
-                bias1 = (1 - b1 ** self.t).view(shape)
-                bias2_sqrt = (1 - b2 ** self.t).sqrt().view(shape)
-                denom = (self.v[name].sqrt() / bias2_sqrt).add_(eps)
-                p.addcdiv_(self.m[name] * (lr / bias1), denom, value=-1.0)
+                denom = (self.v[name].sqrt() / bias2_sqrt.view(shape)).add_(eps)
+                p.addcdiv_(self.m[name] * step_size.view(shape), denom, value=-1.0)
             else:
-                first = (self.t == 1).view(shape)
-                buf = torch.where(first, g, self.m[name] * cfg.momentum + g)
+                buf = torch.where(first.view(shape), g, self.m[name] * cfg.momentum + g)
                 self.m[name].copy_(buf)
-                p.sub_(lr * buf)
+                p.sub_(lr.view(shape) * buf)
 
     @torch.no_grad()
     def val_logits(self) -> torch.Tensor:
