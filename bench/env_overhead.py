@@ -59,12 +59,17 @@ def bare_episode(child: ChildRun, steps: int, every: int) -> None:
 
 
 def time_bare(env: LRControlEnv, seeds: list[int]) -> float:
+    """The bare loop's episodes, set-up included (model init, optimizer, batch order, validation
+    subset: what any training loop needs, and what the env's reset does besides its first observation)."""
+    from lrctl.envs.child import episode_child_seed
+
     cfg = env.config
+    model_name = env._setting.model
     total = 0.0
     for seed in seeds:
-        env.reset(seed=seed, options={"initial_lr": 1e-3})  # same model init, order and subset as the env
-        child = env.child
         start = time.perf_counter()
+        child = ChildRun(env.data, model_name, seed=episode_child_seed(seed), lr=1e-3, steps=cfg.child_steps,
+                         batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
         bare_episode(child, cfg.child_steps, cfg.steps_per_action)
         total += time.perf_counter() - start
     return total
