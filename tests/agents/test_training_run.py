@@ -87,3 +87,14 @@ def test_export_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "model.zip is missing" in err and "\n" not in err
+
+
+def test_training_goes_on_through_diverging_children_and_counts_them(tmp_path):
+    cfg = load_config(None, [*TINY, "env.optimizer=sgd", "env.momentum=0.0", "env.lr_max=1e12",
+                             "env.initial_lrs=[1e12, 0.001]", f"run_dir={tmp_path / 'run'}"])
+    result = train(cfg, log=lambda *_: None)
+    assert result.timesteps >= 48
+    assert result.diverged > 0
+    report = (result.run_dir / "report.md").read_text()
+    assert f"({result.diverged} diverged)" in report
+    assert "| 1e+12 |" in report
