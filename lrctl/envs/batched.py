@@ -1,6 +1,6 @@
 """K child networks of one setting trained together in one batched pass, as a stable-baselines3 VecEnv.
 
-The K children's parameters are stacked (`torch.func.stack_module_state`); one `vmap` of
+The K children's parameters live in one (K, P) tensor with a view per named parameter; one `vmap` of
 `functional_call` + `grad` computes every child's loss and gradient at once, and an elementwise Adam (or
 SGD with momentum) updates the stacked parameters with one learning rate per child. Each child keeps the
 seed, initialisation, batch order, validation subset and LR that `LRControlEnv.reset(seed=...)` gives
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvObs, VecEnvStepReturn
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
 from lrctl.actions import next_lr
 from lrctl.config import EnvConfig
@@ -52,12 +52,17 @@ class BatchedChildren:
         self.base = copy.deepcopy(template).to("meta")
         out_layer = find_output_layer(template)
         self.out_name = next(n for n, p in template.named_parameters() if p is out_layer.weight)
-        params, _ = stack_module_state([template] * k)
-        # Leaf tensors: gradients come from ordinary autograd through the vmapped forward pass, which
-        # costs about half of a torch.func.grad transform per step.
-        self.params = {n: p.detach().clone().to(self.device).requires_grad_(True) for n, p in params.items()}
-        self.m = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        self.v = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        # All K children's parameters live in one (K, P) leaf tensor; each named parameter is a view of
+        # it. Gradients come from ordinary autograd through the vmapped forward pass (about half the cost
+        # of a torch.func.grad transform per step), and the optimizer updates one flat tensor.
+        self._layout: list[tuple[str, int, int, torch.Size]] = []
+        offset = 0
+        for name, p in template.named_parameters():
+            self._layout.append((name, offset, p.numel(), p.shape))
+            offset += p.numel()
+        self.flat = torch.zeros(k, offset, device=self.device, requires_grad=True)
+        self.m = torch.zeros(k, offset, device=self.device)
+        self.v = torch.zeros(k, offset, device=self.device)
         self.t = torch.zeros(k, device=self.device)
         self.lrs = torch.zeros(k, device=self.device, dtype=torch.float64)
         self.orders = torch.zeros(k, cfg.child_steps, cfg.batch_size, dtype=torch.long, device=self.device)
@@ -66,17 +71,20 @@ class BatchedChildren:
         self.steps = torch.zeros(k, dtype=torch.long, device=self.device)
 
         self._forward = vmap(lambda params, x: functional_call(self.base, params, (x,)))
-        self._forward_shared = vmap(lambda params, x: functional_call(self.base, params, (x,)), in_dims=(0, None))
+
+    @property
+    def params(self) -> dict[str, torch.Tensor]:
+        """Each named parameter of all K children, (K, *shape), as a view of the flat tensor."""
+        return {name: self.flat[:, a:a + n].view(self.k, *shape) for name, a, n, shape in self._layout}
 
     def reset_child(self, i: int, seed: int, lr: float) -> None:
         """Give child i a fresh network, optimizer state, batch order and validation subset."""
         seeds = ChildSeeds.from_seed(seed)
         model = build_child_model(self.model_name, self.data.num_classes, seeds.init, torch.device("cpu"))
         with torch.no_grad():
-            for name, p in model.named_parameters():
-                self.params[name][i] = p.to(self.device)
-                self.m[name][i] = 0
-                self.v[name][i] = 0
+            self.flat[i] = torch.cat([p.detach().flatten() for p in model.parameters()]).to(self.device)
+            self.m[i] = 0
+            self.v[i] = 0
         self.t[i] = 0
         self.steps[i] = 0
         self.lrs[i] = lr
@@ -91,7 +99,6 @@ class BatchedChildren:
         x, y = self.data.train_x, self.data.train_y
         rows = torch.arange(self.k, device=self.device)
         losses = []
-        names = list(self.params)
         for _ in range(n_steps):
             idx = self.orders[rows, self.steps]  # (K, B)
             with torch.enable_grad():
@@ -99,41 +106,29 @@ class BatchedChildren:
                 loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none")
                 loss = loss.view(self.k, -1).mean(dim=1)
                 # Children are independent, so the gradient of the sum is each child's own gradient.
-                grads = torch.autograd.grad(loss.sum(), [self.params[n] for n in names])
-            self._update(dict(zip(names, grads)))
+                (grad,) = torch.autograd.grad(loss.sum(), self.flat)
+            self._update(grad)
             self.steps += 1
             losses.append(loss.detach())
         return torch.stack(losses, dim=1)
 
-    def _update(self, grads: dict[str, torch.Tensor]) -> None:
-        """One optimizer step of every child, with foreach kernels over the parameter tensors."""
+    def _update(self, grad: torch.Tensor) -> None:
+        """One optimizer step of every child on the flat (K, P) parameters, one LR per child."""
         cfg = self.cfg
         self.t += 1
-        names = list(self.params)
-        params = [self.params[n] for n in names]
-        g = [grads[n] for n in names]
-        m = [self.m[n] for n in names]
-        shapes = [(self.k,) + (1,) * (p.dim() - 1) for p in params]
-        lr = self.lrs.to(torch.float32)
+        lr = self.lrs.to(torch.float32).unsqueeze(1)
         if cfg.optimizer == "adam":
             b1, b2, eps = 0.9, 0.999, 1e-8
-            v = [self.v[n] for n in names]
-            step_size = lr / (1 - b1 ** self.t)  # per child, as torch.optim.Adam computes it
-            bias2_sqrt = (1 - b2 ** self.t).sqrt()
-            torch._foreach_lerp_(m, g, 1 - b1)
-            torch._foreach_mul_(v, b2)
-            torch._foreach_addcmul_(v, g, g, value=1 - b2)
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_div_(denom, [bias2_sqrt.view(s) for s in shapes])
-            torch._foreach_add_(denom, eps)
-            steps = torch._foreach_mul(m, [step_size.view(s) for s in shapes])
-            torch._foreach_div_(steps, denom)
-            torch._foreach_sub_(params, steps)
+            step_size = lr / (1 - b1 ** self.t).unsqueeze(1)  # per child, as torch.optim.Adam computes it
+            bias2_sqrt = (1 - b2 ** self.t).sqrt().unsqueeze(1)
+            self.m.lerp_(grad, 1 - b1)
+            self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            denom = (self.v.sqrt() / bias2_sqrt).add_(eps)
+            self.flat.addcdiv_(self.m * step_size, denom, value=-1.0)
         else:
-            first = self.t == 1
-            for buf, grad, s in zip(m, g, shapes):
-                buf.copy_(torch.where(first.view(s), grad, buf * cfg.momentum + grad))
-            torch._foreach_sub_(params, torch._foreach_mul(m, [lr.view(s) for s in shapes]))
+            first = (self.t == 1).unsqueeze(1)
+            self.m.copy_(torch.where(first, grad, self.m * cfg.momentum + grad))
+            self.flat.sub_(lr * self.m)
 
     @torch.no_grad()
     def val_logits(self) -> torch.Tensor:
@@ -158,8 +153,7 @@ class BatchedChildren:
     @torch.no_grad()
     def finite(self) -> torch.Tensor:
         """(K,) True where every parameter of the child is finite."""
-        total = sum(p.flatten(1).float().sum(dim=1) for p in self.params.values())
-        return torch.isfinite(total)
+        return torch.isfinite(self.flat.sum(dim=1))
 
 
 class BatchedLRControlVecEnv(VecEnv):
