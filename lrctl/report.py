@@ -8,6 +8,7 @@ from typing import Any
 
 from lrctl.atomic import write_text_atomic
 from lrctl.config import TrainConfig
+from lrctl.evaluation.outputs import mean_std
 from lrctl.policy import load_policy
 from lrctl.rollout import EpisodeRecord, constant_lr, run_episode
 
@@ -15,8 +16,8 @@ from lrctl.rollout import EpisodeRecord, constant_lr, run_episode
 def _mean_std(values: list[float]) -> str:
     if not values:
         return "n/a"
-    std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.4f} ± {std:.4f}"
+    mean, std = mean_std(values)
+    return f"{mean:.4f} ± {std:.4f}"
 
 
 def _final(records: list[EpisodeRecord]) -> list[float]:

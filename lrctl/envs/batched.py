@@ -11,6 +11,7 @@ environments within float tolerance. Children with BatchNorm are not supported (
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from typing import Any
 
@@ -26,7 +27,7 @@ from torch.func import functional_call, vmap
 from lrctl.actions import next_lr
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
-from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
+from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, final_metrics, validation_subset
 from lrctl.envs.lr_control import resolve_device
 from lrctl.features import FEATURE_NAMES, mean_train_loss, model_features
 from lrctl.models import find_output_layer
@@ -287,11 +288,7 @@ class BatchedLRControlVecEnv(VecEnv):
         return np.where(np.isfinite(obs), obs, 0.0).astype(np.float32), val_losses
 
     def _final_metrics(self, i: int) -> dict[str, float]:
-        d = self.data
-        val_loss, val_acc = self.children.evaluate(i, d.val_x, d.val_y)
-        test_loss, test_acc = self.children.evaluate(i, d.test_x, d.test_y)
-        return {"final_val_loss": val_loss, "final_val_accuracy": val_acc, "test_loss": test_loss,
-                "test_accuracy": test_acc}
+        return final_metrics(functools.partial(self.children.evaluate, i), self.data)
 
     def close(self) -> None:
         pass

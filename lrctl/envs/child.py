@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,18 @@ class ChildSeeds:
     def from_seed(cls, seed: int) -> "ChildSeeds":
         init, batches, val_subset = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
         return cls(int(init) >> 1, int(batches) >> 1, int(val_subset) >> 1)
+
+
+def final_metrics(evaluate: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]],
+                  data: DatasetSplits) -> dict[str, float]:
+    """End-of-run metrics of a child: loss and accuracy on the full validation and the test split.
+
+    `evaluate(x, y)` returns (loss, accuracy) of the child on (x, y).
+    """
+    val_loss, val_acc = evaluate(data.val_x, data.val_y)
+    test_loss, test_acc = evaluate(data.test_x, data.test_y)
+    return {"final_val_loss": val_loss, "final_val_accuracy": val_acc,
+            "test_loss": test_loss, "test_accuracy": test_acc}
 
 
 def episode_child_seed(seed: int) -> int:

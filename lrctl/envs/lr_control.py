@@ -13,7 +13,7 @@ from gymnasium import spaces
 from lrctl.actions import next_lr
 from lrctl.config import EnvConfig, env_config
 from lrctl.data import DatasetSplits, load_dataset
-from lrctl.envs.child import ChildRun
+from lrctl.envs.child import ChildRun, final_metrics
 from lrctl.features import FEATURE_NAMES, FeatureTracker, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.settings import get_setting
@@ -144,7 +144,4 @@ class LRControlEnv(gym.Env):
     def final_metrics(self) -> dict[str, float]:
         """Loss and accuracy of the current child on the full validation and the test split."""
         assert self.child is not None
-        val_loss, val_acc = self.child.evaluate(self.data.val_x, self.data.val_y)
-        test_loss, test_acc = self.child.evaluate(self.data.test_x, self.data.test_y)
-        return {"final_val_loss": val_loss, "final_val_accuracy": val_acc,
-                "test_loss": test_loss, "test_accuracy": test_acc}
+        return final_metrics(self.child.evaluate, self.data)

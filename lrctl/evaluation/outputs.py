@@ -53,7 +53,8 @@ def curves_rows(result: EvaluationResult) -> list[list[object]]:
     return rows
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation (0 for one value, NaN for none)."""
     if not values:
         return math.nan, math.nan
     return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
@@ -89,12 +90,12 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
             mine = [r for r in runs if r.method == m]
             ok = [r for r in mine if not r.diverged]
             stats[m] = {
-                "final": _stats([r.final["final_val_loss"] for r in ok]),
-                "auc": _stats([r.val_auc for r in ok]),
-                "test": _stats([r.final["test_loss"] for r in ok]),
-                "acc": _stats([r.final["test_accuracy"] for r in ok]),
+                "final": mean_std([r.final["final_val_loss"] for r in ok]),
+                "auc": mean_std([r.val_auc for r in ok]),
+                "test": mean_std([r.final["test_loss"] for r in ok]),
+                "acc": mean_std([r.final["test_accuracy"] for r in ok]),
                 "diverged": len(mine) - len(ok),
-                "wall": _stats([r.wall_time_s for r in mine]),
+                "wall": mean_std([r.wall_time_s for r in mine]),
             }
         ranking = sorted(methods, key=lambda m: (stats[m]["final"][0] if not math.isnan(stats[m]["final"][0])
                                                  else math.inf))

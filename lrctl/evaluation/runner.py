@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from lrctl.config import EnvConfig
 from lrctl.data import load_dataset
-from lrctl.envs.child import ChildRun, episode_child_seed
+from lrctl.envs.child import ChildRun, episode_child_seed, final_metrics
 from lrctl.envs.lr_control import resolve_device
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.features import forward_in_eval_mode
@@ -96,10 +96,7 @@ def run_task(task: Task) -> RunResult:
         driver.after_step(train_loss, val_loss)
     if not result.diverged:
         driver.eval_mode()
-        val_loss, val_acc = child.evaluate(data.val_x, data.val_y)
-        test_loss, test_acc = child.evaluate(data.test_x, data.test_y)
-        result.final = {"final_val_loss": val_loss, "final_val_accuracy": val_acc,
-                        "test_loss": test_loss, "test_accuracy": test_acc}
+        result.final = final_metrics(child.evaluate, data)
         result.diverged = not all(math.isfinite(v) for v in result.final.values())
     result.wall_time_s = time.perf_counter() - start
     return result
