@@ -4,11 +4,15 @@
 For each child size (digits-mlp, and an mnist-mlp-sized child on synthetic 28x28 data) and each K in
 1, 2, 4, 8, 16, prints child steps per second of
   batched   BatchedLRControlVecEnv with K children (one process, vmapped),
-  single    K LRControlEnvs stepped one after another (DummyVecEnv),
-  subproc   SubprocVecEnv with 2 worker processes holding K environments between them,
+  single    K LRControlEnvs stepped one after another in one process (DummyVecEnv),
+  subproc   SubprocVecEnv with 2 worker processes, one environment and one torch thread each,
 and the ratio batched / best of the other two. Target: K = 8 batched >= 2x on a 2-core CPU.
 
-Usage: python bench/batched_children.py [--device cpu] [--decisions 30] [--ks 1 2 4 8 16]
+Shared VMs drift by 10-30% within minutes, so each figure is the median of `--rounds` measurements
+taken in turn (batched, single, subproc, batched, ...), and the SubprocVecEnv figure of a child size
+is the median over all of its K rows.
+
+Usage: python bench/batched_children.py [--device cpu] [--decisions 30] [--rounds 3] [--ks 1 2 4 8 16]
 """
 
 from __future__ import annotations
@@ -16,14 +20,20 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from lrctl.config import env_config
 from lrctl.data import DatasetSplits
+from lrctl.envs import LRControlEnv
 from lrctl.envs.batched import BatchedLRControlVecEnv
+
+STEPS_PER_ACTION = 10
 
 
 def synthetic(shape: tuple[int, ...], n_train: int = 20_000, n_val: int = 2_000, n_test: int = 2_000) -> DatasetSplits:
@@ -35,23 +45,22 @@ def synthetic(shape: tuple[int, ...], n_train: int = 20_000, n_val: int = 2_000,
 
 
 CHILDREN = {
-    # name: (setting, data, env options)
+    # name: (setting, shape of synthetic data or None for the real data, env options)
     "digits-mlp": ("digits-mlp", None, {}),
     "mnist-mlp-sized": ("mnist-mlp", (1, 28, 28), {"batch_size": 256, "val_subset_size": 1000}),
 }
 
 
-def _make_single(setting: str, data: DatasetSplits | None, options: dict):
-    from lrctl.envs import LRControlEnv
-
-    def thunk():
+def _make_single(setting: str, data: DatasetSplits | None, options: dict) -> Callable[[], LRControlEnv]:
+    def thunk() -> LRControlEnv:
         if multiprocessing.parent_process() is not None:  # a SubprocVecEnv worker: one thread, as in training
             torch.set_num_threads(1)
         return LRControlEnv(setting, data=data, **options)
     return thunk
 
 
-def _rate(venv, decisions: int, steps_per_action: int) -> float:
+def _rate(venv: VecEnv, decisions: int) -> float:
+    """Child steps per second over `decisions` decisions of every environment (after one warm-up)."""
     venv.seed(0)
     venv.reset()
     keep = np.full(venv.num_envs, 2)
@@ -60,55 +69,52 @@ def _rate(venv, decisions: int, steps_per_action: int) -> float:
     for _ in range(decisions):
         venv.step(keep)
     elapsed = time.perf_counter() - start
-    return venv.num_envs * decisions * steps_per_action / elapsed
+    return venv.num_envs * decisions * STEPS_PER_ACTION / elapsed
 
 
-def measure(name: str, k: int, decisions: int, device: str) -> dict[str, float]:
-    """Child steps per second of K batched children and of K single environments in one process."""
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
+def bench_child(name: str, ks: list[int], decisions: int, rounds: int, device: str) -> None:
     setting, shape, extra = CHILDREN[name]
     data = synthetic(shape) if shape else None
-    options = {"device": device, "child_steps": 10_000, **extra}
-    cfg = env_config(setting, **options)
-    batched = BatchedLRControlVecEnv(cfg, k, data=data)
-    single = DummyVecEnv([_make_single(setting, data, options) for _ in range(k)])
-    return {"batched": _rate(batched, decisions, cfg.steps_per_action),
-            "single": _rate(single, decisions, cfg.steps_per_action)}
-
-
-def measure_subproc(name: str, decisions: int, device: str) -> float:
-    """Child steps per second of SubprocVecEnv with 2 workers (one environment each)."""
-    from stable_baselines3.common.vec_env import SubprocVecEnv
-
-    setting, shape, extra = CHILDREN[name]
-    data = synthetic(shape) if shape else None
-    options = {"device": device, "child_steps": 10_000, **extra}
-    sub = SubprocVecEnv([_make_single(setting, data, options) for _ in range(2)])
-    rate = _rate(sub, decisions, env_config(setting, **options).steps_per_action)
-    sub.close()
-    return rate
+    # Long enough that no episode ends (and runs its final evaluation) inside a measurement.
+    options = {"device": device, "child_steps": STEPS_PER_ACTION * (decisions + 2),
+               "steps_per_action": STEPS_PER_ACTION, **extra}
+    subproc = SubprocVecEnv([_make_single(setting, data, options) for _ in range(2)])
+    subproc_rates: list[float] = []
+    rows = []
+    for k in ks:
+        batched = BatchedLRControlVecEnv(env_config(setting, **options), k, data=data)
+        single = DummyVecEnv([_make_single(setting, data, options) for _ in range(k)])
+        b_rates, s_rates = [], []
+        for _ in range(rounds):
+            b_rates.append(_rate(batched, decisions))
+            s_rates.append(_rate(single, decisions))
+            subproc_rates.append(_rate(subproc, decisions))
+        rows.append((k, statistics.median(b_rates), statistics.median(s_rates)))
+        del batched, single
+    subproc.close()
+    sub = statistics.median(subproc_rates)
+    print(f"\n{name} ({device}; child steps per second, median of {rounds} rounds; "
+          f"SubprocVecEnv, 2 workers: {sub:.0f}, range {min(subproc_rates):.0f}-{max(subproc_rates):.0f})")
+    print(f"{'K':>3} {'batched':>9} {'K single':>9} {'ratio':>7}   (ratio: batched / best of K single and subproc)")
+    for k, b, s in rows:
+        print(f"{k:>3} {b:>9.0f} {s:>9.0f} {b / max(s, sub):>6.2f}x", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--decisions", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--children", nargs="+", default=list(CHILDREN), choices=list(CHILDREN))
     args = parser.parse_args()
     # One process may use every core (batched, and K single environments one after another);
     # SubprocVecEnv workers use one thread each, as in training.
     threads = os.cpu_count() or 1
-    print(f"{threads} cores; in-process measurements use {threads} torch threads")
+    print(f"{threads} cores; in-process measurements use {threads} torch threads; torch {torch.__version__}")
     torch.set_num_threads(threads)
-    for name in CHILDREN:
-        subproc = measure_subproc(name, args.decisions, args.device)
-        print(f"\n{name} ({args.device}; child steps per second; SubprocVecEnv, 2 workers: {subproc:.0f})")
-        print(f"{'K':>3} {'batched':>9} {'K single':>9} {'ratio':>7}   (ratio: batched / best of K single and subproc)")
-        for k in args.ks:
-            r = measure(name, k, args.decisions, args.device)
-            print(f"{k:>3} {r['batched']:>9.0f} {r['single']:>9.0f} {r['batched'] / max(r['single'], subproc):>6.2f}x",
-                  flush=True)
+    for name in args.children:
+        bench_child(name, args.ks, args.decisions, args.rounds, args.device)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def bare_episode(child: ChildRun, steps: int, every: int) -> None:
     with torch.no_grad():
         model.eval(); F.cross_entropy(model(child.val_x), child.val_y).item(); model.train()
     for step, idx in enumerate(child.order[:steps], start=1):
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

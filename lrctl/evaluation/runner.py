@@ -77,7 +77,7 @@ def run_task(task: Task) -> RunResult:
     result.val_losses.append(_val_loss(child))
     for step, idx in enumerate(child.order, start=1):
         result.lrs.append(driver.lr)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
         driver.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         driver.optimizer.step()
