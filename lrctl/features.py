@@ -40,8 +40,11 @@ def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
-    """Mean of the per-step training losses of one interval, in float64 (same in env and scheduler)."""
-    return losses.detach().to(torch.float64).mean()
+    """Mean of the per-step training losses of one interval (the last dimension), in float64.
+
+    The same in the environment, the batched children ((K, steps) losses) and the scheduler.
+    """
+    return losses.detach().to(torch.float64).mean(dim=-1)
 
 
 @torch.no_grad()
@@ -127,26 +130,22 @@ def model_features(
     Returns (values, probs): values (K, 6) float64 in FEATURE_NAMES order up to output_weight_var, and
     the probabilities to pass as `prev_probs` next time.
     """
-    # Per-child reductions in a loop (K is small): each child's numbers are exactly those of a
-    # single model, so batched and single environments agree bit for bit on these reductions.
+    # One batched reduction per feature over all K children (a per-child loop cost K times the
+    # kernel launches); batched and single environments agree to float rounding.
     logits = logits.float()
+    k, n, c = logits.shape
     probs = logits.softmax(dim=2)
-    rows = []
-    for i in range(logits.shape[0]):
-        val_loss = F.cross_entropy(logits[i], val_y[i])
-        change_var = torch.zeros((), device=probs.device) if prev_probs is None else \
-            (probs[i] - prev_probs[i]).var(correction=0)
-        weight = output_weight[i].detach().float()
-        rows.append(torch.stack([
-            (val_loss if train_loss is None else train_loss[i].to(val_loss.device)).double(),
-            val_loss.double(),
-            probs[i].var(correction=0).double(),
-            change_var.double(),
-            weight.mean().double(),
-            weight.var(correction=0).double(),
-        ]))
-    values = torch.stack(rows)
-    return values, probs
+    val_loss = F.cross_entropy(logits.reshape(k * n, c), val_y.reshape(k * n), reduction="none")
+    val_loss = val_loss.view(k, n).mean(dim=1)
+    change_var = torch.zeros(k, device=probs.device) if prev_probs is None else \
+        (probs - prev_probs).reshape(k, -1).var(dim=1, correction=0)
+    weight = output_weight.detach().float().reshape(k, -1)
+    model_based = torch.stack([
+        val_loss, probs.reshape(k, -1).var(dim=1, correction=0), change_var,
+        weight.mean(dim=1), weight.var(dim=1, correction=0),
+    ], dim=1).double()
+    train = val_loss.double() if train_loss is None else train_loss.to(val_loss.device, torch.float64)
+    return torch.cat([train.unsqueeze(1), model_based], dim=1), probs
 
 
 def _log10(lr: float) -> float:

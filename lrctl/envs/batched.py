@@ -296,18 +296,20 @@ class BatchedLRControlVecEnv(VecEnv):
                                    cfg.lr_min, cfg.lr_max, noise)
         self.children.lrs = list(self._lrs)
         losses = self.children.train(cfg.steps_per_action)
-        train_loss = torch.stack([mean_train_loss(losses[i]) for i in range(k)])
+        train_loss = mean_train_loss(losses)
         obs, val_losses = self._observe(train_loss)
         finite = self.children.finite().cpu().numpy() & np.isfinite(obs).all(axis=1)
+        train_losses = train_loss.cpu().numpy()
+        steps = self.children.steps.cpu().numpy()
         rewards = np.zeros(k, dtype=np.float32)
         dones = np.zeros(k, dtype=bool)
         infos: list[dict[str, Any]] = []
         ended = []
         for i in range(k):
             self._decisions[i] += 1
-            step = int(self.children.steps[i])
+            step = int(steps[i])
             info: dict[str, Any] = {"lr": self._lrs[i], "initial_lr": self._initial_lrs[i],
-                                    "train_loss": float(train_loss[i]), "val_loss": float(val_losses[i]),
+                                    "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
                                     "child_step": step, "diverged": False}
             if not finite[i]:
                 info["diverged"] = True
@@ -328,20 +330,20 @@ class BatchedLRControlVecEnv(VecEnv):
         if ended:
             for i in ended:
                 self._reset_child(i, None)
-            fresh_obs, fresh_val = self._observe_fresh(ended)
+            fresh_obs = self._observe_fresh(ended)
             for i in ended:
                 obs[i] = fresh_obs[i]
             self._last_obs = obs.copy()
         return obs.copy(), rewards, dones, infos
 
-    def _observe_fresh(self, ended: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _observe_fresh(self, ended: list[int]) -> np.ndarray:
         """First observations of restarted children, leaving the others' previous predictions alone."""
         values, probs = model_features(self.children.val_logits(), self.children.val_labels(), None,
                                        self.children.output_weight(), None)
         assert self._prev_probs is not None
         self._prev_probs[ended] = probs[ended]
-        obs, val_losses = self._assemble(values)
-        return np.where(np.isfinite(obs), obs, 0.0).astype(np.float32), val_losses
+        obs, _ = self._assemble(values)
+        return np.where(np.isfinite(obs), obs, 0.0).astype(np.float32)
 
     def _final_metrics(self, i: int) -> dict[str, float]:
         return final_metrics(functools.partial(self.children.evaluate, i), self.data)

@@ -41,6 +41,22 @@ def test_matches_four_single_environments(digits_like, mode, optimizer):
                 np.testing.assert_allclose(a["terminal_observation"], b["terminal_observation"], rtol=1e-4, atol=1e-5)
 
 
+def test_convolutional_children_match_single_environments():
+    """LeNet-5: convolutions under vmap, and Linear weights kept transposed in the flat tensor."""
+    data = make_splits((1, 28, 28), n_train=32, n_val=16, n_test=16)
+    kwargs = {**SMALL_ENV, "device": "cpu", "initial_lrs": [1e-2, 1e-3]}
+    batched = BatchedLRControlVecEnv(env_config("fmnist-lenet5", **kwargs), 2, data=data)
+    singles = DummyVecEnv([lambda: LRControlEnv("fmnist-lenet5", data=data, **kwargs) for _ in range(2)])
+    batched.seed(1)
+    singles.seed(1)
+    np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
+    for action in (0, 1, 2):
+        ob, rb, _, _ = batched.step(np.full(2, action))
+        os_, rs, _, _ = singles.step(np.full(2, action))
+        np.testing.assert_allclose(ob, os_, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
+
+
 def test_each_child_has_its_own_seed_and_lr(digits_like):
     batched, _ = _pair(digits_like)
     obs = batched.reset()
