@@ -72,6 +72,52 @@ def _rate(venv: VecEnv, decisions: int) -> float:
     return venv.num_envs * decisions * STEPS_PER_ACTION / elapsed
 
 
+def matmul_bound(setting: str, k: int, options: dict, device: str, repeats: int = 20) -> float:
+    """Child steps per second of K MLP children if nothing ran but their matrix products.
+
+    Per child step: forward, weight-gradient and input-gradient products of every Linear layer (none
+    for the input), plus the validation forward pass spread over the steps between decisions. No
+    batched implementation can beat this figure on the same BLAS.
+    """
+    from lrctl.models import build_model
+    from lrctl.settings import get_setting
+
+    cfg = env_config(setting, **options)
+    layers = [m for m in build_model(get_setting(setting).model).modules() if isinstance(m, torch.nn.Linear)]
+    batch, n_val = cfg.batch_size, cfg.val_subset_size
+    dev = torch.device(device)
+
+    def products(rows: int, backward: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        pairs = []
+        for j, layer in enumerate(layers):
+            n_in, n_out = layer.in_features, layer.out_features
+            pairs.append((torch.randn(k, rows, n_in, device=dev), torch.randn(k, n_in, n_out, device=dev)))
+            if backward:
+                pairs.append((torch.randn(k, n_in, rows, device=dev), torch.randn(k, rows, n_out, device=dev)))
+                if j > 0:
+                    pairs.append((torch.randn(k, rows, n_out, device=dev), torch.randn(k, n_out, n_in, device=dev)))
+        return pairs
+
+    train_pairs, val_pairs = products(batch, True), products(n_val, False)
+
+    def one_decision() -> None:
+        for _ in range(STEPS_PER_ACTION):
+            for a, b in train_pairs:
+                torch.bmm(a, b)
+        for a, b in val_pairs:
+            torch.bmm(a, b)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    one_decision()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        one_decision()
+        times.append(time.perf_counter() - start)
+    return k * STEPS_PER_ACTION / statistics.median(times)
+
+
 def bench_child(name: str, ks: list[int], decisions: int, rounds: int, device: str) -> None:
     setting, shape, extra = CHILDREN[name]
     data = synthetic(shape) if shape else None
@@ -98,6 +144,10 @@ def bench_child(name: str, ks: list[int], decisions: int, rounds: int, device: s
     print(f"{'K':>3} {'batched':>9} {'K single':>9} {'ratio':>7}   (ratio: batched / best of K single and subproc)")
     for k, b, s in rows:
         print(f"{k:>3} {b:>9.0f} {s:>9.0f} {b / max(s, sub):>6.2f}x", flush=True)
+    if 8 in ks:
+        bound = matmul_bound(setting, 8, options, device)
+        print(f"K = 8, matrix products alone (an upper bound for batching): {bound:.0f} child steps/s, "
+              f"{bound / sub:.2f}x SubprocVecEnv")
 
 
 def main() -> None:
