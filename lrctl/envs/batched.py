@@ -1,11 +1,12 @@
 """K child networks of one setting trained together in one batched pass, as a stable-baselines3 VecEnv.
 
 The K children's parameters live in one (K, P) tensor with a view per named parameter; one `vmap` of
-`functional_call` computes every child's loss at once, one autograd pass their gradients, and an
-elementwise Adam (or SGD with momentum) updates the flat parameters with one learning rate per child. Each child keeps the
-seed, initialisation, batch order, validation subset and LR that `LRControlEnv.reset(seed=...)` gives
-it, and observations come from `lrctl.features.model_features`, so the results match K single
-environments within float tolerance. Children with BatchNorm are not supported (use `vec_env: subproc`).
+`functional_call` computes every child's loss at once, one autograd pass their gradients, and PyTorch's
+fused Adam (or SGD with momentum) kernel updates each child in place with that child's learning rate.
+Each child keeps the seed, initialisation, batch order, validation subset and LR that
+`LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.features.model_features`, so
+the results match K single environments within float tolerance. Children with BatchNorm or Dropout are
+not supported (use `vec_env: subproc`).
 """
 
 from __future__ import annotations
