@@ -1,7 +1,8 @@
 """The methods an evaluation compares: each builds an optimizer and a way to move its LR per step.
 
 Every method drives the same child (same initialisation, batch order and validation subset per seed)
-with the same budget. The child optimizer is Adam unless a method brings its own.
+with the same budget. The child optimizer is Adam (fused, as in the environment) unless a method
+brings its own.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ def standard_methods(policy_path: str | None, best_constant_lr: float | None,
     return methods
 
 
+def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
+    """The environment's child optimizer (`lrctl.envs.child.build_optimizer`): fused Adam."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
 def build_driver(spec: MethodSpec, model: nn.Module, initial_lr: float, budget: Budget,
                  output_layer: nn.Module | None = None) -> Driver:
     """Optimizer and LR rule of `spec` for `model`, starting at `initial_lr`."""
@@ -118,27 +124,27 @@ def build_driver(spec: MethodSpec, model: nn.Module, initial_lr: float, budget: 
     if kind == "policy":
         from lrctl.scheduler import PolicyScheduler
 
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         sched = PolicyScheduler(opt, spec.params["path"], model=model, val_data=(budget.val_x, budget.val_y),
                                 total_steps=steps, steps_per_action=budget.steps_per_action,
                                 output_layer=output_layer)
         return Driver(opt, sched, "loss")
     if kind == "constant":
-        return Driver(torch.optim.Adam(params, lr=spec.params.get("lr", initial_lr)))
+        return Driver(_adam(params, lr=spec.params.get("lr", initial_lr)))
     if kind == "step-decay":
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         return Driver(opt, MultiStepLR(opt, milestones=[steps // 2, (3 * steps) // 4], gamma=0.1))
     if kind == "cosine":
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         return Driver(opt, CosineAnnealingLR(opt, T_max=steps))
     if kind == "linear":
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         return Driver(opt, LambdaLR(opt, lambda t: max(0.0, 1.0 - t / steps)))
     if kind == "onecycle":
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         return Driver(opt, OneCycleLR(opt, max_lr=initial_lr, total_steps=steps + 1))
     if kind == "plateau":
-        opt = torch.optim.Adam(params, lr=initial_lr)
+        opt = _adam(params, lr=initial_lr)
         return Driver(opt, ReduceLROnPlateau(opt, factor=0.5, patience=5), "plateau")
     if kind == "clara":
         return Driver(ClaraAdam(params, lr=initial_lr, damping=spec.params["damping"], unit_step=False,
