@@ -43,6 +43,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
     p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
+    p.add_argument("--batched", action="store_true",
+                   help="run the learned policy's episodes as children of one batched pass (vec_env: batched)")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -125,7 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _UsageError(f"--workers must be >= 1, got {args.workers}")
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
-                    quick=args.quick, include_peers=not args.no_peers)
+                    quick=args.quick, include_peers=not args.no_peers, batched=args.batched)
     out = Path(args.out or f"eval/{env.setting}")
     result = evaluate(plan, progress_factory=_progress_bar)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \

@@ -10,7 +10,7 @@ from lrctl.atomic import write_text_atomic
 from lrctl.config import TrainConfig
 from lrctl.evaluation.outputs import mean_std
 from lrctl.policy import load_policy
-from lrctl.rollout import EpisodeRecord, constant_lr, run_episode
+from lrctl.rollout import EpisodeRecord, constant_lr, run_episode, run_episodes_batched
 
 
 def _mean_std(values: list[float]) -> str:
@@ -30,15 +30,20 @@ def compare_on_seeds(cfg: TrainConfig, policy_path: Path) -> dict[float, dict[st
     from lrctl.config import to_dict
 
     policy = load_policy(policy_path)
-    env = LRControlEnv(**to_dict(cfg.env))
     keep = constant_lr(cfg.env.action_mode)
+    episodes = [(s, lr) for lr in cfg.env.initial_lrs for s in cfg.report_seeds]
+    if cfg.ppo.vec_env == "batched":  # every episode of a controller as one batched pass
+        runs = {name: run_episodes_batched(cfg.env, act, episodes)
+                for name, act in (("policy", policy.act), ("constant", keep))}
+    else:
+        env = LRControlEnv(**to_dict(cfg.env))
+        runs = {name: [run_episode(env, act, s, lr) for s, lr in episodes]
+                for name, act in (("policy", policy.act), ("constant", keep))}
+        env.close()
     results: dict[float, dict[str, list[EpisodeRecord]]] = {}
-    for lr in cfg.env.initial_lrs:
-        results[lr] = {
-            "policy": [run_episode(env, policy.act, s, lr) for s in cfg.report_seeds],
-            "constant": [run_episode(env, keep, s, lr) for s in cfg.report_seeds],
-        }
-    env.close()
+    for name, records in runs.items():
+        for record in records:
+            results.setdefault(record.initial_lr, {"policy": [], "constant": []})[name].append(record)
     return results
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lrctl.actions import keep_action
+from lrctl.config import EnvConfig
+from lrctl.data import DatasetSplits
+
+_FINAL_KEYS = ("final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy")
 
 
 @dataclass
@@ -20,6 +24,8 @@ class EpisodeRecord:
     lrs: list[float] = field(default_factory=list)
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
+    step_train_losses: list[float] = field(default_factory=list)
+    """The training loss of every child step (train_losses holds one mean per decision)."""
     total_reward: float = 0.0
     diverged: bool = False
     final: dict[str, float] = field(default_factory=dict)
@@ -37,10 +43,45 @@ def run_episode(env: Any, act: Callable[[np.ndarray], Any], seed: int, initial_l
         record.lrs.append(info["lr"])
         record.train_losses.append(info["train_loss"])
         record.val_losses.append(info["val_loss"])
+        record.step_train_losses += info["step_train_losses"]
     record.diverged = bool(info.get("diverged", False))
-    record.final = {k: info[k] for k in ("final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy")
-                    if k in info}
+    record.final = {k: info[k] for k in _FINAL_KEYS if k in info}
     return record
+
+
+def run_episodes_batched(env_cfg: EnvConfig, act: Callable[[np.ndarray], Any],
+                         episodes: Sequence[tuple[int, float]],
+                         data: DatasetSplits | None = None) -> list[EpisodeRecord]:
+    """`run_episode` for every (seed, initial LR) in `episodes`, as children of one batched pass.
+
+    The records equal those of `run_episode` on single environments within float tolerance. Children
+    that diverge early are restarted by the VecEnv and run on unrecorded until the others finish.
+    `data` overrides the setting's dataset (tests pass small synthetic splits).
+    """
+    from lrctl.envs.batched import BatchedLRControlVecEnv
+
+    venv = BatchedLRControlVecEnv(env_cfg, len(episodes), data=data)
+    obs = venv.reset_episodes([s for s, _ in episodes], [lr for _, lr in episodes])
+    records = []
+    for (seed, lr), info in zip(episodes, venv.reset_infos):
+        records.append(EpisodeRecord(seed, lr, [info["lr"]], [info["train_loss"]], [info["val_loss"]]))
+    running = set(range(len(episodes)))
+    while running:
+        actions = np.stack([np.asarray(act(o)) for o in obs])
+        obs, rewards, dones, infos = venv.step(actions)
+        for i in sorted(running):
+            record, info = records[i], infos[i]
+            record.total_reward += float(rewards[i])
+            record.lrs.append(info["lr"])
+            record.train_losses.append(info["train_loss"])
+            record.val_losses.append(info["val_loss"])
+            record.step_train_losses += info["step_train_losses"]
+            if dones[i]:
+                record.diverged = bool(info["diverged"])
+                record.final = {k: info[k] for k in _FINAL_KEYS if k in info}
+                running.discard(i)
+    venv.close()
+    return records
 
 
 def constant_lr(action_mode: str) -> Callable[[np.ndarray], Any]:

@@ -60,6 +60,13 @@ def _transposed_gradients(forward: Callable[..., torch.Tensor], template: nn.Mod
             for n, g in zip(params, grads)}
 
 
+def _checked_initial_lr(value: Any, cfg: EnvConfig) -> float:
+    lr = float(value)
+    if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
+        raise ValueError(f"initial_lr {value!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
+    return lr
+
+
 def supports_batching(model: nn.Module) -> bool:
     """False for children whose forward pass depends on train/eval mode (BatchNorm, Dropout)."""
     return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
@@ -247,12 +254,15 @@ class BatchedLRControlVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
 
     # --- child bookkeeping ----------------------------------------------------------------------
-    def _reset_child(self, i: int, seed: int | None) -> None:
+    def _reset_child(self, i: int, seed: int | None, initial_lr: float | None = None) -> None:
         if seed is not None:
             self._rngs[i] = seeding.np_random(seed)[0]
         rng = self._rngs[i]
         child_seed = int(rng.integers(2**63 - 1))  # the order LRControlEnv.reset draws in
-        lr = float(self.cfg.initial_lrs[int(rng.integers(len(self.cfg.initial_lrs)))])
+        if initial_lr is None:
+            lr = float(self.cfg.initial_lrs[int(rng.integers(len(self.cfg.initial_lrs)))])
+        else:
+            lr = _checked_initial_lr(initial_lr, self.cfg)
         self.children.reset_child(i, child_seed, lr)
         self._lrs[i] = lr
         self._initial_lrs[i] = lr
@@ -273,9 +283,27 @@ class BatchedLRControlVecEnv(VecEnv):
 
     # --- VecEnv API -----------------------------------------------------------------------------
     def reset(self) -> VecEnvObs:
+        """Reset every child; seeds from `seed()` and `initial_lr` from `set_options()` apply once."""
         for i in range(self.num_envs):
-            self._reset_child(i, self._seeds[i] if self._seeds else None)
+            initial_lr = self._options[i].get("initial_lr") if self._options[i] else None
+            self._reset_child(i, self._seeds[i] if self._seeds else None, initial_lr)
         self._reset_seeds()
+        self._reset_options()
+        return self._first_observation()
+
+    def reset_episodes(self, seeds: list[int], initial_lrs: list[float]) -> VecEnvObs:
+        """Start child i's episode as `LRControlEnv.reset(seed=seeds[i], options={"initial_lr": ...})`.
+
+        For evaluations, which need particular seeds and initial LRs rather than SB3's seed, seed+1, ...
+        """
+        if len(seeds) != self.num_envs or len(initial_lrs) != self.num_envs:
+            raise ValueError(f"reset_episodes needs {self.num_envs} seeds and initial LRs, "
+                             f"got {len(seeds)} and {len(initial_lrs)}")
+        for i, (seed, lr) in enumerate(zip(seeds, initial_lrs)):
+            self._reset_child(i, int(seed), float(lr))
+        return self._first_observation()
+
+    def _first_observation(self) -> VecEnvObs:
         self._prev_probs = None
         obs, val_losses = self._observe(None)
         obs = np.where(np.isfinite(obs), obs, 0.0).astype(np.float32)
@@ -301,6 +329,7 @@ class BatchedLRControlVecEnv(VecEnv):
         obs, val_losses = self._observe(train_loss)
         finite = self.children.finite().cpu().numpy() & np.isfinite(obs).all(axis=1)
         train_losses = train_loss.cpu().numpy()
+        step_losses = losses.cpu().numpy()
         steps = self.children.steps.cpu().numpy()
         rewards = np.zeros(k, dtype=np.float32)
         dones = np.zeros(k, dtype=bool)
@@ -311,6 +340,7 @@ class BatchedLRControlVecEnv(VecEnv):
             step = int(steps[i])
             info: dict[str, Any] = {"lr": self._lrs[i], "initial_lr": self._initial_lrs[i],
                                     "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
+                                    "step_train_losses": step_losses[i].tolist(),
                                     "child_step": step, "diverged": False}
             if not finite[i]:
                 info["diverged"] = True

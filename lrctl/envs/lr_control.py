@@ -127,7 +127,8 @@ class LRControlEnv(gym.Env):
             train_loss, self.lr, self.child.step_count / cfg.child_steps
         )
         info: dict[str, Any] = {"lr": self.lr, "initial_lr": self.initial_lr, "train_loss": float(train_loss),
-                                "val_loss": val_loss, "child_step": self.child.step_count, "diverged": False}
+                                "val_loss": val_loss, "step_train_losses": losses.cpu().tolist(),
+                                "child_step": self.child.step_count, "diverged": False}
         if not (np.all(np.isfinite(obs)) and self.child.weights_finite()):
             self._done = True
             decisions_left = self.n_decisions - self._decisions_taken + 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from lrctl.config import EnvConfig
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
                                       standard_methods)
-from lrctl.evaluation.runner import RunResult, Task, init_worker, run_task
+from lrctl.evaluation.runner import RunResult, Task, init_worker, run_policy_batched, run_task
 
 DEFAULT_EVAL_SEEDS = (200_000, 200_001, 200_002, 200_003, 200_004)
 DEFAULT_TUNING_SEEDS = (300_000,)
@@ -33,6 +33,8 @@ class EvaluationPlan:
     initial_lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
     workers: int = 2
     include_peers: bool = True
+    batched: bool = False
+    """Run the learned policy's episodes as children of one batched pass instead of one by one."""
 
 
 @dataclass
@@ -63,6 +65,22 @@ def run_tasks(tasks: Sequence[Task], workers: int, progress: Callable[[int], Non
                 if progress:
                     progress(1)
     return [r for r in results if r is not None]
+
+
+def _run_batched_policy_tasks(tasks: Sequence[Task], workers: int,
+                              progress: Callable[[int], None] | None) -> list[RunResult]:
+    """`run_tasks`, with the learned policy's tasks run as children of one batched pass."""
+    policy_idx = [i for i, t in enumerate(tasks) if t.method.kind == "policy"]
+    other_idx = [i for i in range(len(tasks)) if tasks[i].method.kind != "policy"]
+    results: dict[int, RunResult] = {}
+    if policy_idx:
+        for i, result in zip(policy_idx, run_policy_batched([tasks[i] for i in policy_idx])):
+            results[i] = result
+        if progress:
+            progress(len(policy_idx))
+    for i, result in zip(other_idx, run_tasks([tasks[i] for i in other_idx], workers, progress)):
+        results[i] = result
+    return [results[i] for i in range(len(tasks))]
 
 
 def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
@@ -104,13 +122,16 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
                                     f"Adam-CLARA (plain step), d tuned per initial LR on validation over "
                                     f"{list(CLARA_DAMPING_GRID)}")
             tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
-    runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
+    if plan.batched:
+        runs = _run_batched_policy_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
+    else:
+        runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
     return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions)
 
 
 def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | None = None,
              initial_lrs: Sequence[float] | None = None, workers: int = 2, quick: bool = False,
-             include_peers: bool = True) -> EvaluationPlan:
+             include_peers: bool = True, batched: bool = False) -> EvaluationPlan:
     """An EvaluationPlan with the defaults filled in; `quick` is a smoke run (2 seeds, short budget)."""
     lrs = tuple(initial_lrs) if initial_lrs else tuple(env.initial_lrs)
     chosen = tuple(seeds) if seeds else DEFAULT_EVAL_SEEDS
@@ -121,4 +142,4 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
         raise ValueError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
-    return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers)
+    return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched)

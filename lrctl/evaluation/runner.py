@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -100,6 +101,40 @@ def run_task(task: Task) -> RunResult:
         result.diverged = not all(math.isfinite(v) for v in result.final.values())
     result.wall_time_s = time.perf_counter() - start
     return result
+
+
+def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
+    """Learned-policy tasks of one environment config as children of one batched pass.
+
+    Each child trains what `run_task` trains for its seed and initial LR, with the policy acting in the
+    batched environment rather than through `PolicyScheduler` in a plain loop: the same LRs and
+    losses within float tolerance. Each run's wall time is its share of the batched pass.
+    """
+    from lrctl.policy import load_policy
+    from lrctl.rollout import run_episodes_batched
+
+    if not tasks:
+        return []
+    env_cfg, method = tasks[0].env, tasks[0].method
+    if any(t.env != env_cfg or t.method != method or t.method.kind != "policy" for t in tasks):
+        raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
+    policy = load_policy(method.params["path"])
+    start = time.perf_counter()
+    records = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks])
+    share = (time.perf_counter() - start) / len(tasks)
+    spa = env_cfg.steps_per_action
+    results = []
+    for task, record in zip(tasks, records):
+        result = RunResult(method.name, task.seed, task.initial_lr, wall_time_s=share)
+        # lrs[0] is the initial LR; lrs[k] is the LR of the k-th interval of steps_per_action steps.
+        result.lrs = [lr for lr in record.lrs[1:] for _ in range(spa)][:len(record.step_train_losses)]
+        result.train_losses = list(record.step_train_losses)
+        result.val_steps = [k * spa for k in range(len(record.val_losses))]
+        result.val_losses = list(record.val_losses)
+        result.final = dict(record.final)
+        result.diverged = record.diverged
+        results.append(result)
+    return results
 
 
 def init_worker() -> None:

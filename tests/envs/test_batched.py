@@ -93,3 +93,20 @@ def test_ppo_trains_on_the_batched_vec_env(tmp_path):
     result = train(cfg, log=lambda *_: None)
     assert result.timesteps == 48 and result.episodes == 12
     assert (result.run_dir / "policy.pt").is_file()
+    report = (result.run_dir / "report.md").read_text()  # its held-out episodes ran batched too
+    assert "| 0.01 |" in report and "| 0.001 |" in report
+
+
+def test_initial_lr_from_set_options_and_reset_episodes(digits_like):
+    batched, _ = _pair(digits_like)
+    batched.set_options({"initial_lr": 3e-3})
+    batched.reset()
+    assert batched.children.lrs == [3e-3] * K
+    batched.reset()  # options apply to one reset, as in SB3
+    assert set(batched.children.lrs) <= {1e-2, 1e-3}
+    batched.reset_episodes([1, 2, 3, 4], [1e-4, 2e-4, 3e-4, 4e-4])
+    assert batched.children.lrs == [1e-4, 2e-4, 3e-4, 4e-4]
+    with pytest.raises(ValueError, match="needs 4 seeds"):
+        batched.reset_episodes([1, 2], [1e-3, 1e-3])
+    with pytest.raises(ValueError, match="initial_lr"):
+        batched.reset_episodes([1, 2, 3, 4], [1e-3, 1e-3, 1e-3, 50.0])

@@ -53,6 +53,21 @@ def test_learned_policy_run_is_the_environment_episode_with_that_seed(tiny_resul
         assert run.final["final_val_loss"] == pytest.approx(episode.final["final_val_loss"], rel=1e-6)
 
 
+def test_batched_evaluation_runs_the_policy_as_batched_children_with_the_same_results(tiny_plan, tiny_result):
+    batched = evaluate(replace(tiny_plan, batched=True))
+    assert [(r.method, r.seed, r.initial_lr) for r in batched.runs] == \
+        [(r.method, r.seed, r.initial_lr) for r in tiny_result.runs]
+    for a, b in zip(batched.runs, tiny_result.runs):
+        if a.method != "learned":
+            assert a.lrs == b.lrs and a.train_losses == b.train_losses  # not batched: the same runs
+            continue
+        assert a.lrs == pytest.approx(b.lrs, rel=1e-9)
+        assert a.train_losses == pytest.approx(b.train_losses, rel=1e-4)
+        assert a.val_steps == b.val_steps
+        assert a.val_losses == pytest.approx(b.val_losses, rel=1e-4)
+        assert a.final["test_loss"] == pytest.approx(b.final["test_loss"], rel=1e-4)
+
+
 def test_every_method_starts_from_the_same_child(tiny_result):
     first = {}
     for r in tiny_result.runs:
