@@ -39,14 +39,19 @@ def run_episode(env: Any, act: Callable[[np.ndarray], Any], seed: int, initial_l
     while not done:
         obs, reward, terminated, truncated, info = env.step(act(obs))
         done = terminated or truncated
-        record.total_reward += float(reward)
-        record.lrs.append(info["lr"])
-        record.train_losses.append(info["train_loss"])
-        record.val_losses.append(info["val_loss"])
-        record.step_train_losses += info["step_train_losses"]
-    record.diverged = bool(info.get("diverged", False))
-    record.final = {k: info[k] for k in _FINAL_KEYS if k in info}
+        _record_step(record, float(reward), info, done)
     return record
+
+
+def _record_step(record: EpisodeRecord, reward: float, info: dict[str, Any], done: bool) -> None:
+    record.total_reward += reward
+    record.lrs.append(info["lr"])
+    record.train_losses.append(info["train_loss"])
+    record.val_losses.append(info["val_loss"])
+    record.step_train_losses += info["step_train_losses"]
+    if done:
+        record.diverged = bool(info.get("diverged", False))
+        record.final = {k: info[k] for k in _FINAL_KEYS if k in info}
 
 
 def run_episodes_batched(env_cfg: EnvConfig, act: Callable[[np.ndarray], Any],
@@ -70,15 +75,8 @@ def run_episodes_batched(env_cfg: EnvConfig, act: Callable[[np.ndarray], Any],
         actions = np.stack([np.asarray(act(o)) for o in obs])
         obs, rewards, dones, infos = venv.step(actions)
         for i in sorted(running):
-            record, info = records[i], infos[i]
-            record.total_reward += float(rewards[i])
-            record.lrs.append(info["lr"])
-            record.train_losses.append(info["train_loss"])
-            record.val_losses.append(info["val_loss"])
-            record.step_train_losses += info["step_train_losses"]
+            _record_step(records[i], float(rewards[i]), infos[i], bool(dones[i]))
             if dones[i]:
-                record.diverged = bool(info["diverged"])
-                record.final = {k: info[k] for k in _FINAL_KEYS if k in info}
                 running.discard(i)
     venv.close()
     return records
