@@ -60,6 +60,15 @@ class DatasetSplits:
     test_y: torch.Tensor
     num_classes: int
 
+    def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training inputs and labels at `idx` (any shape: (B,), or (K, B) for K children).
+
+        `index_select` on the flattened indices: on a CPU several times faster than `train_x[idx]`.
+        """
+        flat = idx.reshape(-1)
+        x = self.train_x.index_select(0, flat).view(*idx.shape, *self.train_x.shape[1:])
+        return x, self.train_y.index_select(0, flat).view(idx.shape)
+
     def to(self, device: torch.device | str) -> "DatasetSplits":
         """The same splits moved to `device`."""
         return DatasetSplits(

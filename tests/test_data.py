@@ -105,3 +105,12 @@ def test_training_on_a_missing_dataset_fails_once_before_writing_anything(tmp_pa
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "lrctl data import fashion-mnist" in err
     assert not run.exists()
+
+
+def test_train_batch_gathers_like_indexing():
+    from tests.conftest import make_splits
+
+    data = make_splits((1, 4, 4), n_train=20)
+    for idx in (torch.tensor([3, 0, 7]), torch.tensor([[1, 2], [19, 1]])):
+        x, y = data.train_batch(idx)
+        assert torch.equal(x, data.train_x[idx]) and torch.equal(y, data.train_y[idx])

@@ -125,10 +125,11 @@ class ChildRun:
 
     def train(self, n_steps: int) -> torch.Tensor:
         """Run `n_steps` optimizer steps; returns their training losses (no device sync)."""
-        x, y, model, optimizer = self.data.train_x, self.data.train_y, self.model, self.optimizer
+        model, optimizer = self.model, self.optimizer
         losses = []
         for idx in self.order[self.step_count:self.step_count + n_steps]:
-            loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
+            x, y = self.data.train_batch(idx)
+            loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

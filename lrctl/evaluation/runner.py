@@ -73,12 +73,13 @@ def run_task(task: Task) -> RunResult:
     start = time.perf_counter()
     driver = build_driver(task.method, child.model, task.initial_lr, budget)
     child.optimizer = driver.optimizer
-    model, x, y = child.model, data.train_x, data.train_y
+    model = child.model
     result.val_steps.append(0)
     result.val_losses.append(_val_loss(child))
     for step, idx in enumerate(child.order, start=1):
         result.lrs.append(driver.lr)
-        loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
+        x, y = data.train_batch(idx)
+        loss = F.cross_entropy(model(x), y)
         driver.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         driver.optimizer.step()
