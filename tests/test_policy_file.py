@@ -69,31 +69,33 @@ def test_foreign_torch_file(tmp_path):
     _assert_one_line(err, "not an lrctl policy file")
 
 
-def test_feature_this_lrctl_cannot_compute(saved, tmp_path):
+def _load_tampered(saved, tmp_path, tamper):
+    """Load a copy of the saved policy file after `tamper(data)` changed its contents in place."""
     _, path = saved
     data = torch.load(path, weights_only=True)
-    data["spec"]["feature_names"][2] = "hessian_trace"
-    torch.save(data, tmp_path / "future.pt")
+    tamper(data)
+    torch.save(data, tmp_path / "tampered.pt")
     with pytest.raises(PolicyFileError) as err:
-        load_policy(tmp_path / "future.pt")
+        load_policy(tmp_path / "tampered.pt")
+    return err
+
+
+def test_feature_this_lrctl_cannot_compute(saved, tmp_path):
+    def tamper(data):
+        data["spec"]["feature_names"][2] = "hessian_trace"
+    err = _load_tampered(saved, tmp_path, tamper)
     _assert_one_line(err, "hessian_trace", "upgrade lrctl")
 
 
 def test_newer_format_version(saved, tmp_path):
-    _, path = saved
-    data = torch.load(path, weights_only=True)
-    data["format_version"] = 99
-    torch.save(data, tmp_path / "v99.pt")
-    with pytest.raises(PolicyFileError) as err:
-        load_policy(tmp_path / "v99.pt")
+    def tamper(data):
+        data["format_version"] = 99
+    err = _load_tampered(saved, tmp_path, tamper)
     _assert_one_line(err, "version 99")
 
 
 def test_damaged_weights(saved, tmp_path):
-    _, path = saved
-    data = torch.load(path, weights_only=True)
-    del data["actor_state"]["0.weight"]
-    torch.save(data, tmp_path / "damaged.pt")
-    with pytest.raises(PolicyFileError) as err:
-        load_policy(tmp_path / "damaged.pt")
+    def tamper(data):
+        del data["actor_state"]["0.weight"]
+    err = _load_tampered(saved, tmp_path, tamper)
     _assert_one_line(err, "damaged")
