@@ -123,7 +123,7 @@ class PolicyScheduler(LRScheduler):
             if self.steps_done % self.steps_per_action == 0:
                 self._act(mean_train_loss(torch.tensor(self._losses, dtype=torch.float64)))
                 self._losses = []
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self.get_lr()
 
     def _act(self, train_loss: torch.Tensor | None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
