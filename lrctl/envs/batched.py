@@ -27,7 +27,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from lrctl.actions import next_lr
-from lrctl.config import EnvConfig
+from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, final_metrics, validation_subset
 from lrctl.envs.lr_control import resolve_device
@@ -80,7 +80,8 @@ class BatchedChildren:
         self.device = data.train_x.device
         template = build_child_model(model_name, data.num_classes, 0, torch.device("cpu"))
         if not supports_batching(template):
-            raise ValueError(f"{model_name} has BatchNorm or Dropout; use vec_env: subproc for it")
+            raise ConfigError(f"{model_name} has BatchNorm or Dropout, which the batched pass cannot train; "
+                              "use vec_env: subproc for it (evaluate.py: leave out --batched)")
         self.base = copy.deepcopy(template).to("meta")
         out_layer = find_output_layer(template)
         self.out_name = next(n for n, p in template.named_parameters() if p is out_layer.weight)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from lrctl.config import env_config
+from lrctl.config import ConfigError, env_config
 from lrctl.envs import LRControlEnv
 from lrctl.envs.batched import BatchedLRControlVecEnv
 from tests.conftest import SMALL_ENV, make_splits
@@ -79,7 +79,7 @@ def test_diverging_child_ends_alone_with_penalty(digits_like):
 
 def test_batchnorm_children_are_refused():
     data = make_splits((3, 32, 32), n_train=8, n_val=8, n_test=8)
-    with pytest.raises(ValueError, match="vec_env: subproc"):
+    with pytest.raises(ConfigError, match="vec_env: subproc"):
         BatchedLRControlVecEnv(env_config("cifar10-resnet18", device="cpu", **SMALL_ENV), 2, data=data)
 
 
