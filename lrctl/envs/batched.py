@@ -1,7 +1,8 @@
 """K child networks of one setting trained together in one batched pass, as a stable-baselines3 VecEnv.
 
-The K children's parameters live in one (K, P) tensor with a view per named parameter; one `vmap` of
-`functional_call` computes every child's loss at once, one autograd pass their gradients, and PyTorch's
+The K children's parameters live in one (K, P) tensor with a view per named parameter; one forward pass
+(`vmap` of `functional_call`, or one batched matrix product per layer for a plain MLP; see
+`lrctl.envs.batched_forward`) computes every child's loss at once, one autograd pass their gradients, and PyTorch's
 fused Adam (or SGD with momentum) kernel updates each child in place with that child's learning rate.
 Each child keeps the seed, initialisation, batch order, validation subset and LR that
 `LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.features.model_features`, so
@@ -11,7 +12,6 @@ not supported (use `vec_env: subproc`).
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from collections.abc import Callable
@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvObs, VecEnvStepReturn
 from torch import nn
-from torch.func import functional_call, vmap
 
 from lrctl.actions import next_lr
 from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
+from lrctl.envs.batched_forward import batched_forward
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, final_metrics, validation_subset
 from lrctl.envs.lr_control import resolve_device
 from lrctl.features import FEATURE_NAMES, mean_train_loss, model_features
@@ -50,7 +50,7 @@ class _Slot(NamedTuple):
 
 def _transposed_gradients(forward: Callable[..., torch.Tensor], template: nn.Module,
                           x: torch.Tensor) -> dict[str, bool]:
-    """For each parameter of `template`, whether its vmapped gradient comes out transposed."""
+    """For each parameter of `template`, whether its batched gradient comes out transposed."""
     params = {n: p.detach().unsqueeze(0).repeat(2, *[1] * p.dim()).requires_grad_()
               for n, p in template.named_parameters()}
     x = x.to(next(iter(params.values())).device).unsqueeze(0).expand(2, *x.shape)
@@ -82,14 +82,13 @@ class BatchedChildren:
         if not supports_batching(template):
             raise ConfigError(f"{model_name} has BatchNorm or Dropout, which the batched pass cannot train; "
                               "use vec_env: subproc for it (evaluate.py: leave out --batched)")
-        self.base = copy.deepcopy(template).to("meta")
         out_layer = find_output_layer(template)
         self.out_name = next(n for n, p in template.named_parameters() if p is out_layer.weight)
-        self._forward = vmap(lambda params, x: functional_call(self.base, params, (x,)))
+        self._forward = batched_forward(template)
         # All K children's parameters live in one (K, P) tensor; each named parameter is a view of it.
-        # Gradients come from ordinary autograd through the vmapped forward pass (about half the cost
+        # Gradients come from ordinary autograd through the batched forward pass (about half the cost
         # of a torch.func.grad transform per step). A weight whose gradient comes out transposed (a
-        # Linear weight under vmap) is stored transposed, so that the optimizer kernel, which needs
+        # Linear weight, under vmap or in the MLP products) is stored transposed, so that the optimizer kernel, which needs
         # contiguous tensors, gets its gradient without a copy.
         transposed = _transposed_gradients(self._forward, template, data.train_x[:2])
         self._layout: list[_Slot] = []
@@ -209,8 +208,8 @@ class BatchedChildren:
     @torch.no_grad()
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """Loss and accuracy of child i on (x, y)."""
-        params = {n: p[i] for n, p in self.params.items()}
-        logits = torch.cat([functional_call(self.base, params, (x[j:j + _EVAL_CHUNK],))
+        params = {n: p[i:i + 1] for n, p in self.params.items()}
+        logits = torch.cat([self._forward(params, x[None, j:j + _EVAL_CHUNK])[0]
                             for j in range(0, len(x), _EVAL_CHUNK)]).float()
         return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())
 
