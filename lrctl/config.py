@@ -86,7 +86,8 @@ class PPOConfig:
     """Child-training environments run side by side."""
     vec_env: str = "subproc"
     """subproc: one process per environment (when cores allow); dummy: all in this process, one after
-    another; batched: all children trained together in one vmapped pass (no BatchNorm children)."""
+    another; batched: all children trained together in one batched pass (no BatchNorm or Dropout
+    children)."""
     n_steps: int = 250
     """Decisions per environment between two PPO updates."""
     batch_size: int = 100
