@@ -41,7 +41,7 @@ def batched_forward(template: nn.Module) -> BatchedForward:
 
 def _plain_mlp_layers(model: nn.Module) -> list[_Dense] | None:
     """The Linear layers of `model` if it is Flatten followed by Linear and ReLU layers; else None."""
-    if not isinstance(model, nn.Sequential):
+    if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
         return None
     modules = list(model.named_children())
     if not modules or type(modules[0][1]) is not nn.Flatten or modules[0][1].start_dim != 1 \
