@@ -57,6 +57,17 @@ def test_convolutional_children_match_single_environments():
         np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
 
 
+def test_same_seed_gives_the_same_episodes_bit_for_bit(digits_like):
+    def episode() -> np.ndarray:
+        batched, _ = _pair(digits_like)
+        observations = [batched.reset()]
+        for action in (0, 1, 2, 0, 1, 2):  # crosses an automatic reset
+            observations.append(batched.step(np.full(K, action))[0])
+        return np.stack(observations)
+
+    assert np.array_equal(episode(), episode())
+
+
 def test_each_child_has_its_own_seed_and_lr(digits_like):
     batched, _ = _pair(digits_like)
     obs = batched.reset()
