@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from lrctl.config import ConfigError, env_config
@@ -21,9 +22,13 @@ def _pair(data, **options):
     return batched, singles
 
 
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("mode,optimizer", [("discrete", "adam"), ("continuous", "sgd")])
-def test_matches_four_single_environments(digits_like, mode, optimizer):
-    batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer)
+def test_matches_four_single_environments(digits_like, mode, optimizer, device):
+    batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer, device=device)
     np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)
     for _ in range(10):  # two and a half episodes: crosses automatic resets
