@@ -86,8 +86,8 @@ class PPOConfig:
     """Child-training environments run side by side."""
     vec_env: str = "subproc"
     """subproc: one process per environment (when cores allow); dummy: all in this process, one after
-    another; batched: all children trained together in one batched pass (no BatchNorm or Dropout
-    children)."""
+    another; batched: all children trained together in one batched pass (children with BatchNorm or
+    Dropout fall back to subproc, with a warning)."""
     n_steps: int = 250
     """Decisions per environment between two PPO updates."""
     batch_size: int = 100

@@ -26,13 +26,15 @@ def _final(records: list[EpisodeRecord]) -> list[float]:
 
 def compare_on_seeds(cfg: TrainConfig, policy_path: Path) -> dict[float, dict[str, list[EpisodeRecord]]]:
     """Per initial LR: episodes of the policy (deterministic) and of a constant LR on the report seeds."""
-    from lrctl.envs.lr_control import LRControlEnv
     from lrctl.config import to_dict
+    from lrctl.envs.batched import batchable
+    from lrctl.envs.lr_control import LRControlEnv
 
     policy = load_policy(policy_path)
     keep = constant_lr(cfg.env.action_mode)
     episodes = [(s, lr) for lr in cfg.env.initial_lrs for s in cfg.report_seeds]
-    if cfg.ppo.vec_env == "batched":  # every episode of a controller as one batched pass
+    if cfg.ppo.vec_env == "batched" and batchable(cfg.env.setting, otherwise="report.md's episodes run one by one"):
+        # every episode of a controller as one batched pass
         runs = {name: run_episodes_batched(cfg.env, act, episodes)
                 for name, act in (("policy", policy.act), ("constant", keep))}
     else:

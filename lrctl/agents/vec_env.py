@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 import gymnasium as gym
@@ -35,13 +36,18 @@ def use_subprocesses(ppo: PPOConfig) -> bool:
 
 
 def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
-    """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor)."""
-    if ppo.vec_env == "batched":
-        from lrctl.envs.batched import BatchedLRControlVecEnv
+    """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor).
 
-        venv: VecEnv = BatchedLRControlVecEnv(env_cfg, ppo.n_envs)
-        venv.seed(seed)
-        return VecMonitor(venv)
+    `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout) falls back to `subproc`.
+    """
+    if ppo.vec_env == "batched":
+        from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
+
+        if batchable(env_cfg.setting, otherwise="its children run as separate environments (vec_env: subproc)"):
+            venv: VecEnv = BatchedLRControlVecEnv(env_cfg, ppo.n_envs)
+            venv.seed(seed)
+            return VecMonitor(venv)
+        ppo = replace(ppo, vec_env="subproc")
     thunks = [env_thunk(env_cfg) for _ in range(ppo.n_envs)]
     venv = SubprocVecEnv(thunks) if use_subprocesses(ppo) else DummyVecEnv(thunks)
     venv.seed(seed)

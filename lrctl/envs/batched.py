@@ -6,14 +6,16 @@ The K children's parameters live in one (K, P) tensor with a view per named para
 fused Adam (or SGD with momentum) kernel updates each child in place with that child's learning rate.
 Each child keeps the seed, initialisation, batch order, validation subset and LR that
 `LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.features.model_features`, so
-the results match K single environments within float tolerance. Children with BatchNorm or Dropout are
-not supported (use `vec_env: subproc`).
+the results match K single environments within float tolerance. Children with BatchNorm or Dropout
+cannot be batched: `batchable` tells, and the callers (training, report, evaluation) then fall back to
+one environment per child, with a warning.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -32,7 +34,7 @@ from lrctl.envs.batched_forward import batched_forward
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, final_metrics, validation_subset
 from lrctl.envs.lr_control import resolve_device
 from lrctl.features import FEATURE_NAMES, mean_train_loss, model_features
-from lrctl.models import find_output_layer
+from lrctl.models import build_model, find_output_layer
 from lrctl.settings import get_setting
 
 _EVAL_CHUNK = 1024
@@ -70,6 +72,18 @@ def _checked_initial_lr(value: Any, cfg: EnvConfig) -> float:
 def supports_batching(model: nn.Module) -> bool:
     """False for children whose forward pass depends on train/eval mode (BatchNorm, Dropout)."""
     return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
+
+
+def batchable(setting: str, otherwise: str) -> bool:
+    """Whether `setting`'s children can run in the batched pass; if not, warn that `otherwise` happens."""
+    model_name = get_setting(setting).model
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # structure only: no memory, no RNG use
+        model = build_model(model_name)
+    if supports_batching(model):
+        return True
+    warnings.warn(f"{model_name} ({setting}) has BatchNorm or Dropout, which the batched pass cannot "
+                  f"train; {otherwise}", stacklevel=2)
+    return False
 
 
 class BatchedChildren:

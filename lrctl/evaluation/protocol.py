@@ -98,6 +98,9 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
     def progress(total: int, label: str) -> Callable[[int], None] | None:
         return progress_factory(total, label) if progress_factory else None
 
+    from lrctl.envs.batched import batchable
+
+    batched = plan.batched and batchable(plan.env.setting, otherwise="the learned policy's episodes run one by one")
     # 1. Tuning on the tuning seeds.
     tune_tasks = [Task(plan.env, MethodSpec(f"constant={lr:g}", "constant", {"lr": lr}), s, lr)
                   for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
@@ -122,7 +125,7 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
                                     f"Adam-CLARA (plain step), d tuned per initial LR on validation over "
                                     f"{list(CLARA_DAMPING_GRID)}")
             tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
-    if plan.batched:
+    if batched:
         runs = _run_batched_policy_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
     else:
         runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))

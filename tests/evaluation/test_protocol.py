@@ -68,6 +68,14 @@ def test_batched_evaluation_runs_the_policy_as_batched_children_with_the_same_re
         assert a.final["test_loss"] == pytest.approx(b.final["test_loss"], rel=1e-4)
 
 
+def test_batched_evaluation_of_children_that_cannot_be_batched_runs_one_by_one(tiny_plan, tiny_result, monkeypatch):
+    monkeypatch.setattr("lrctl.envs.batched.supports_batching", lambda model: False)  # as for ResNet-18
+    with pytest.warns(UserWarning, match="episodes run one by one"):
+        fallback = evaluate(replace(tiny_plan, batched=True))
+    assert [(r.method, r.seed, r.lrs, r.train_losses) for r in fallback.runs] == \
+        [(r.method, r.seed, r.lrs, r.train_losses) for r in tiny_result.runs]
+
+
 def test_every_method_starts_from_the_same_child(tiny_result):
     first = {}
     for r in tiny_result.runs:
