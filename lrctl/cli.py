@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -44,7 +46,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
     p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
     p.add_argument("--batched", action="store_true",
-                   help="run the learned policy's episodes as children of one batched pass (vec_env: batched)")
+                   help="run the learned policy's episodes as children of one batched pass (vec_env: batched; "
+                        "children with BatchNorm or Dropout run one by one)")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -171,6 +174,18 @@ class _UsageError(Exception):
     pass
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """lrctl's own warnings as one line; other packages' warnings as Python shows them."""
+    if Path(filename).resolve().is_relative_to(_PACKAGE_DIR):
+        print(f"lrctl: warning: {message}", file=file or sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `lrctl` command line; returns the exit status."""
     from lrctl.agents.checkpoints import CheckpointError
@@ -182,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "data": _data}
     try:
-        return handlers[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return handlers[args.command](args)
     except TrainingInterrupted as stop:
         print(f"lrctl: {stop}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -98,3 +98,13 @@ def test_training_goes_on_through_diverging_children_and_counts_them(tmp_path):
     report = (result.run_dir / "report.md").read_text()
     assert f"({result.diverged} diverged)" in report
     assert "| 1e+12 |" in report
+
+
+def test_cli_prints_lrctl_warnings_as_one_line(tmp_path, capsys, monkeypatch):
+    from lrctl.cli import main
+
+    monkeypatch.setattr("lrctl.envs.batched.supports_batching", lambda model: False)  # as for ResNet-18
+    args = [f"--set={o}" for o in (*TINY, "ppo.vec_env=batched", "ppo.n_envs=1")]
+    assert main(["train", *args, "--run-dir", str(tmp_path / "run")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line.lower()]
+    assert lines and all(line.startswith("lrctl: warning: ") for line in lines), lines
