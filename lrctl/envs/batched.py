@@ -1,9 +1,10 @@
 """K child networks of one setting trained together in one batched pass, as a stable-baselines3 VecEnv.
 
-The K children's parameters live in one (K, P) tensor with a view per named parameter; one forward pass
-(`vmap` of `functional_call`, or one batched matrix product per layer for a plain MLP; see
-`lrctl.envs.batched_forward`) computes every child's loss at once, one autograd pass their gradients, and PyTorch's
-fused Adam (or SGD with momentum) kernel updates each child in place with that child's learning rate.
+The K children's parameters live in one (K, P) tensor with a view per named parameter. One forward
+pass (`vmap` of `functional_call`, or one batched matrix product per layer for a plain MLP; see
+`lrctl.envs.batched_forward`) computes every child's loss at once, one autograd pass their gradients,
+and PyTorch's fused Adam (or SGD with momentum) kernel updates each child in place with that child's
+learning rate.
 Each child keeps the seed, initialisation, batch order, validation subset and LR that
 `LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.features.model_features`, so
 the results match K single environments within float tolerance. Children with BatchNorm or Dropout
@@ -102,8 +103,8 @@ class BatchedChildren:
         # All K children's parameters live in one (K, P) tensor; each named parameter is a view of it.
         # Gradients come from ordinary autograd through the batched forward pass (about half the cost
         # of a torch.func.grad transform per step). A weight whose gradient comes out transposed (a
-        # Linear weight, under vmap or in the MLP products) is stored transposed, so that the optimizer kernel, which needs
-        # contiguous tensors, gets its gradient without a copy.
+        # Linear weight, under vmap or in the MLP products) is stored transposed, so that the optimizer
+        # kernel, which needs contiguous tensors, gets its gradient without a copy.
         transposed = _transposed_gradients(self._forward, template, data.train_x[:2])
         self._layout: list[_Slot] = []
         offset = 0
