@@ -32,7 +32,8 @@ from lrctl.actions import next_lr
 from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
 from lrctl.envs.batched_forward import batched_forward
-from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, final_metrics, validation_subset
+from lrctl.envs.child import (ChildSeeds, batch_order, build_child_model, episode_initial_lr, final_metrics,
+                              validation_subset)
 from lrctl.envs.lr_control import resolve_device
 from lrctl.features import FEATURE_NAMES, mean_train_loss, model_features
 from lrctl.models import build_model, find_output_layer
@@ -61,13 +62,6 @@ def _transposed_gradients(forward: Callable[..., torch.Tensor], template: nn.Mod
         grads = torch.autograd.grad(forward(params, x).sum(), list(params.values()))
     return {n: g.dim() == 3 and not g.is_contiguous() and g.transpose(1, 2).is_contiguous()
             for n, g in zip(params, grads)}
-
-
-def _checked_initial_lr(value: Any, cfg: EnvConfig) -> float:
-    lr = float(value)
-    if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
-        raise ValueError(f"initial_lr {value!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
-    return lr
 
 
 def supports_batching(model: nn.Module) -> bool:
@@ -272,10 +266,7 @@ class BatchedLRControlVecEnv(VecEnv):
             self._rngs[i] = seeding.np_random(seed)[0]
         rng = self._rngs[i]
         child_seed = int(rng.integers(2**63 - 1))  # the order LRControlEnv.reset draws in
-        if initial_lr is None:
-            lr = float(self.cfg.initial_lrs[int(rng.integers(len(self.cfg.initial_lrs)))])
-        else:
-            lr = _checked_initial_lr(initial_lr, self.cfg)
+        lr = episode_initial_lr(self.cfg, rng, initial_lr)
         self.children.reset_child(i, child_seed, lr)
         self._lrs[i] = lr
         self._initial_lrs[i] = lr

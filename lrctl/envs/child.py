@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.features import forward_in_eval_mode
 from lrctl.models import build_model
@@ -39,6 +42,17 @@ def final_metrics(evaluate: Callable[[torch.Tensor, torch.Tensor], tuple[float, 
     test_loss, test_acc = evaluate(data.test_x, data.test_y)
     return {"final_val_loss": val_loss, "final_val_accuracy": val_acc,
             "test_loss": test_loss, "test_accuracy": test_acc}
+
+
+def episode_initial_lr(cfg: EnvConfig, rng: np.random.Generator, requested: Any = None) -> float:
+    """An episode's initial LR: `requested` if given (it must lie in [lr_min, lr_max]), else one of
+    `cfg.initial_lrs` drawn with `rng`, after the child seed (the order `LRControlEnv.reset` draws in)."""
+    if requested is None:
+        return float(cfg.initial_lrs[int(rng.integers(len(cfg.initial_lrs)))])
+    lr = float(requested)
+    if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
+        raise ValueError(f"initial_lr {requested!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
+    return lr
 
 
 def episode_child_seed(seed: int) -> int:

@@ -13,7 +13,7 @@ from gymnasium import spaces
 from lrctl.actions import next_lr
 from lrctl.config import EnvConfig, env_config
 from lrctl.data import DatasetSplits, load_dataset
-from lrctl.envs.child import ChildRun, final_metrics
+from lrctl.envs.child import ChildRun, episode_initial_lr, final_metrics
 from lrctl.features import FEATURE_NAMES, FeatureTracker, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.settings import get_setting
@@ -78,14 +78,7 @@ class LRControlEnv(gym.Env):
         options = options or {}
         # The child seed is drawn first, so it depends on the reset seed alone (see episode_child_seed).
         child_seed = int(self.np_random.integers(2**63 - 1))
-        if "initial_lr" in options:
-            initial_lr = float(options["initial_lr"])
-            if not (math.isfinite(initial_lr) and cfg.lr_min <= initial_lr <= cfg.lr_max):
-                raise ValueError(
-                    f"initial_lr {options['initial_lr']!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]"
-                )
-        else:
-            initial_lr = float(cfg.initial_lrs[int(self.np_random.integers(len(cfg.initial_lrs)))])
+        initial_lr = episode_initial_lr(cfg, self.np_random, options.get("initial_lr"))
         self.child = ChildRun(
             self.data,
             self._setting.model,
