@@ -3,7 +3,7 @@
 
 For each child size (digits-mlp, and an mnist-mlp-sized child on synthetic 28x28 data) and each K in
 1, 2, 4, 8, 16, prints child steps per second of
-  batched   BatchedLRControlVecEnv with K children (one process, vmapped),
+  batched   BatchedLRControlVecEnv with K children (one process, one batched pass),
   single    K LRControlEnvs stepped one after another in one process (DummyVecEnv),
   subproc   SubprocVecEnv with 2 worker processes, one environment and one torch thread each,
 and the ratio batched / best of the other two. Target: K = 8 batched >= 2x on a 2-core CPU.
