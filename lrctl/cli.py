@@ -155,9 +155,9 @@ def _progress_bar(total: int, label: str):
 
 
 def _export(args: argparse.Namespace) -> int:
-    from lrctl.policy import export_policy
+    from lrctl.agents.export import export_run
 
-    print(export_policy(args.run_dir, args.out))
+    print(export_run(args.run_dir, args.out))
     return 0
 
 

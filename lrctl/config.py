@@ -29,6 +29,7 @@ ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched")
+REWARDS = ("val_loss", "improvement", "log_improvement")
 
 
 def default_data_root() -> str:
@@ -66,6 +67,10 @@ class EnvConfig:
     """Upper clamp of the learning rate."""
     val_subset_size: int = 1000
     """Validation samples used for observations and rewards (a fixed subset per episode)."""
+    reward: str = "val_loss"
+    """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
+    the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
+    telescope: with gamma 1 the return is the final-loss gain)."""
     divergence_penalty: float = 5.0
     """Reward charged per decision left when the child diverges (non-finite loss or weight)."""
     device: str = "cpu"
@@ -215,6 +220,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     _check_choice(f"{p}setting", cfg.setting, SETTINGS)
     _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
     _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
+    _check_choice(f"{p}reward", cfg.reward, REWARDS)
     _check_choice(f"{p}device", cfg.device, DEVICES)
     for key in ("child_steps", "steps_per_action", "batch_size", "val_subset_size"):
         _check_positive(f"{p}{key}", getattr(cfg, key))
@@ -276,6 +282,21 @@ def env_config(setting: str = "digits-mlp", **overrides: Any) -> EnvConfig:
     _check_choice("setting", setting, SETTINGS)
     base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "")
     return validate_env(_build(EnvConfig, overrides, "", base), prefix="")
+
+
+def resolve_env_config(config: "EnvConfig | str", options: dict[str, Any]) -> EnvConfig:
+    """An `EnvConfig` from a config or a setting name, with keyword `options` on top (checked as YAML keys)."""
+    if isinstance(config, EnvConfig):
+        if not options:
+            return validate_env(config, prefix="")
+        return validate_env(_build(EnvConfig, options, "", config), prefix="")
+    if not isinstance(config, str):
+        raise ConfigError(f"config: expected an EnvConfig or a setting name, got {config!r}")
+    options = dict(options)
+    setting = options.pop("setting", config)  # gymnasium.make(..., setting=...) names it as a keyword
+    if not isinstance(setting, str):
+        raise ConfigError(f"setting: expected a string, got {setting!r}")
+    return env_config(setting, **options)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -220,7 +220,7 @@ def ensure_data(env: "EnvConfig") -> DatasetSplits:
     """Load (or download) the dataset of `env`'s setting in this process, so that a missing dataset or
     device is one clear error here rather than one per worker process."""
     from lrctl.config import ConfigError
-    from lrctl.envs.lr_control import resolve_device
+    from lrctl.device import resolve_device
     from lrctl.settings import get_setting
 
     try:

@@ -8,7 +8,6 @@ the variance of their change since the previous observation on the same samples 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,56 +58,74 @@ def forward_in_eval_mode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class FeatureTracker:
-    """Computes the observation vector; remembers the last validation predictions between calls."""
+    """The observation vectors of K models (K = 1 for one model), in `feature_names` order.
 
-    def __init__(
-        self,
-        model: nn.Module,
-        output_layer: nn.Linear,
-        val_x: torch.Tensor,
-        val_y: torch.Tensor,
-        feature_names: Sequence[str] = FEATURE_NAMES,
-    ) -> None:
-        self.model = model
-        self.output_layer = output_layer
-        self.val_x = val_x
-        self.val_y = val_y
+    Remembers between calls what a feature needs from earlier observations (the previous validation
+    predictions). The environment, the batched children and the deployed scheduler all observe through
+    this class.
+    """
+
+    def __init__(self, k: int, feature_names: Sequence[str] = FEATURE_NAMES) -> None:
+        self.k = k
         self.feature_names = check_feature_names(feature_names)
         self._index = [FEATURE_NAMES.index(n) for n in self.feature_names]
         self._prev_probs: torch.Tensor | None = None
-
-    def reset(self) -> None:
-        """Forget the previous predictions (the next pred_change_var is 0)."""
-        self._prev_probs = None
 
     def state_dict(self) -> dict[str, torch.Tensor | None]:
         """The previous predictions, so a resumed scheduler computes the same next feature."""
         return {"prev_probs": self._prev_probs}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor | None]) -> None:
-        """Restore what `state_dict` returned."""
+    def load_state_dict(self, state: dict[str, torch.Tensor | None], device: torch.device | str = "cpu") -> None:
+        """Restore what `state_dict` returned, on `device`."""
         prev = state.get("prev_probs")
-        self._prev_probs = None if prev is None else prev.to(self.val_x.device)
+        self._prev_probs = None if prev is None else prev.to(device)
 
     @torch.no_grad()
     def observe(
-        self, train_loss: torch.Tensor | None, lr: float, budget_fraction: float
-    ) -> tuple[np.ndarray, float]:
-        """The feature vector (float32, in `feature_names` order) and the validation loss.
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        output_weight: torch.Tensor,
+        train_loss: torch.Tensor | None,
+        lrs: np.ndarray,
+        budget_fractions: np.ndarray,
+        starting: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Observations (K, F) float32 and validation losses (K,) float64 of the K models.
 
-        `train_loss` is the interval's mean from `mean_train_loss`; None before any training step, when
-        the validation loss stands in for it. Non-finite values are returned as they are: callers decide.
+        Args:
+            logits: (K, N, C) validation logits; labels: (K, N).
+            output_weight: (K, ...) output-layer weights.
+            train_loss: (K,) interval means from `mean_train_loss`.
+            lrs, budget_fractions: (K,) current learning rates and fractions of the budget used.
+            starting: the models whose episode this observation starts (their earlier predictions are
+                forgotten and the validation loss stands in for the training loss); None: a decision of
+                every model. Only the rows of `starting` are meaningful then.
+
+        Non-finite values are returned as they are: callers decide.
         """
-        logits = forward_in_eval_mode(self.model, self.val_x).float()
-        values, self._prev_probs = model_features(
-            logits.unsqueeze(0), self.val_y.unsqueeze(0),
-            None if self._prev_probs is None else self._prev_probs,
-            self.output_layer.weight.detach().unsqueeze(0),
-            None if train_loss is None else train_loss.reshape(1),
-        )
-        row = values[0].cpu().numpy()  # the one device sync of an observation
-        full = np.concatenate([row, [_log10(lr), float(budget_fraction)]])
-        return full[self._index].astype(np.float32), float(row[1])
+        first = starting is not None
+        values, probs = model_features(logits, labels, None if first else self._prev_probs, output_weight,
+                                       None if first else train_loss)
+        if starting is None or self._prev_probs is None:
+            self._prev_probs = probs
+        else:
+            self._prev_probs[list(starting)] = probs[list(starting)]
+        rows = values.cpu().numpy()  # the one device sync of an observation
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_lrs = np.log10(np.asarray(lrs, dtype=np.float64))
+        full = np.concatenate([rows, log_lrs[:, None], np.asarray(budget_fractions, dtype=np.float64)[:, None]],
+                              axis=1)
+        return full[:, self._index].astype(np.float32), rows[:, 1]
+
+
+@torch.no_grad()
+def validation_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(K,) mean cross-entropy of K models' (K, N, C) logits on (K, N) labels: the observed validation
+    loss, computed the same way wherever a validation loss is recorded."""
+    k, n, c = logits.shape
+    losses = F.cross_entropy(logits.float().reshape(k * n, c), labels.reshape(k * n), reduction="none")
+    return losses.view(k, n).mean(dim=1)
 
 
 @torch.no_grad()
@@ -133,10 +150,9 @@ def model_features(
     # One batched reduction per feature over all K children (a per-child loop cost K times the
     # kernel launches); batched and single environments agree to float rounding.
     logits = logits.float()
-    k, n, c = logits.shape
+    k = logits.shape[0]
     probs = logits.softmax(dim=2)
-    val_loss = F.cross_entropy(logits.reshape(k * n, c), val_y.reshape(k * n), reduction="none")
-    val_loss = val_loss.view(k, n).mean(dim=1)
+    val_loss = validation_losses(logits, val_y)
     change_var = torch.zeros(k, device=probs.device) if prev_probs is None else \
         (probs - prev_probs).reshape(k, -1).var(dim=1, correction=0)
     weight = output_weight.detach().float().reshape(k, -1)
@@ -146,7 +162,3 @@ def model_features(
     ], dim=1).double()
     train = val_loss.double() if train_loss is None else train_loss.to(val_loss.device, torch.float64)
     return torch.cat([train.unsqueeze(1), model_based], dim=1), probs
-
-
-def _log10(lr: float) -> float:
-    return math.log10(lr) if lr > 0 else float("-inf")

@@ -1,7 +1,7 @@
 """The deployable policy file: actor weights, frozen observation statistics and the action spec.
 
-A policy file is written by `export_policy` from a training run (SB3 model + VecNormalize) and loaded by
-`load_policy` with torch alone (no stable-baselines3, no Gymnasium): `torch.load(weights_only=True)` of
+A policy file is written by `lrctl.agents.export` from a trained SB3 model and its VecNormalize, and
+loaded by `load_policy` with torch alone (no stable-baselines3, no Gymnasium): `torch.load(weights_only=True)` of
 a dict of tensors and plain values.
 """
 
@@ -122,7 +122,8 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Load a policy file; anything else is a one-line PolicyFileError."""
     path = Path(path)
     if not path.is_file():
-        raise PolicyFileError(f"policy file {str(path)!r} not found; train one (lrctl train) or export one (lrctl export RUN_DIR)")
+        raise PolicyFileError(f"policy file {str(path)!r} not found; train one (lrctl train) or export one "
+                              "(lrctl export RUN_DIR)")
     if path.stat().st_size == 0:
         raise PolicyFileError(f"policy file {str(path)!r} is empty; export it again with lrctl export RUN_DIR")
     try:
@@ -170,55 +171,3 @@ def shipped_policy_path(setting: str = "digits-mlp") -> Path:
         shipped = sorted(p.stem for p in path.parent.glob("*.pt"))
         raise PolicyFileError(f"no shipped policy for {setting!r}; shipped: {', '.join(shipped) or 'none'}")
     return path
-
-
-def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
-    """Extract the actor of an SB3 MlpPolicy and the frozen VecNormalize statistics."""
-    sb3 = model.policy
-    actor = build_actor(
-        [sb3.observation_space.shape[0]]
-        + [m.out_features for m in sb3.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
-        + [sb3.action_net.out_features]
-    )
-    source = [m for m in list(sb3.mlp_extractor.policy_net) + [sb3.action_net] if isinstance(m, nn.Linear)]
-    target = [m for m in actor if isinstance(m, nn.Linear)]
-    with torch.no_grad():
-        for src, dst in zip(source, target):
-            dst.weight.copy_(src.weight.cpu())
-            dst.bias.copy_(src.bias.cpu())
-    rms = vecnormalize.obs_rms
-    log_std = getattr(sb3, "log_std", None)
-    return Policy(spec, actor, rms.mean, rms.var, vecnormalize.clip_obs, vecnormalize.epsilon,
-                  None if log_std is None else log_std.detach().cpu().numpy())
-
-
-def export_policy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Write `policy.pt` for the run in `run_dir` (its model.zip, vecnormalize.pkl and config.yaml)."""
-    import pickle
-
-    from stable_baselines3 import PPO
-
-    from lrctl import __version__
-    from lrctl.config import load_config
-    from lrctl.features import FEATURE_NAMES
-
-    run_dir = Path(run_dir)
-    for name in ("model.zip", "vecnormalize.pkl", "config.yaml"):
-        if not (run_dir / name).is_file():
-            raise PolicyFileError(f"cannot export {run_dir}: {name} is missing; has training finished there?")
-    cfg = load_config(run_dir / "config.yaml")
-    env = cfg.env
-    spec = PolicySpec(
-        feature_names=FEATURE_NAMES, action_mode=env.action_mode, max_change=env.max_change,
-        lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
-        child_steps=env.child_steps, setting=env.setting, initial_lrs=tuple(env.initial_lrs),
-        lrctl_version=__version__,
-    )
-    try:
-        model = PPO.load(str(run_dir / "model.zip"), device="cpu")
-        with open(run_dir / "vecnormalize.pkl", "rb") as handle:
-            vecnormalize = pickle.load(handle)
-    except Exception as err:  # damaged zip or pickle
-        detail = (str(err).strip().splitlines() or [""])[0]
-        raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {detail}") from None
-    return save_policy(policy_from_sb3(model, vecnormalize, spec), out or run_dir / "policy.pt")

@@ -19,7 +19,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrctl.actions import next_lr
-from lrctl.features import FeatureTracker, mean_train_loss
+from lrctl.features import FeatureTracker, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.policy import Policy, load_policy
 
@@ -84,7 +84,9 @@ class PolicyScheduler(LRScheduler):
             raise ValueError(f"output_layer must be an nn.Linear, got {type(layer).__name__}")
         x_val, y_val = val_data
         device = next(model.parameters()).device
-        self.tracker = FeatureTracker(model, layer, x_val.to(device), y_val.to(device), spec.feature_names)
+        self.model, self.output_layer = model, layer
+        self.val_x, self.val_y = x_val.to(device), y_val.to(device)
+        self.tracker = FeatureTracker(1, spec.feature_names)
         self.deterministic = deterministic
         self._generator = torch.Generator().manual_seed(seed)
         self.steps_done = 0
@@ -127,7 +129,13 @@ class PolicyScheduler(LRScheduler):
 
     def _act(self, train_loss: torch.Tensor | None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
-        features, _ = self.tracker.observe(train_loss, lr, self.steps_done / self.total_steps)
+        logits = forward_in_eval_mode(self.model, self.val_x).float()
+        obs, _ = self.tracker.observe(
+            logits.unsqueeze(0), self.val_y.unsqueeze(0), self.output_layer.weight.detach().unsqueeze(0),
+            None if train_loss is None else train_loss.reshape(1), np.array([lr]),
+            np.array([self.steps_done / self.total_steps]), starting=[0] if train_loss is None else None,
+        )
+        features = obs[0]
         if not np.all(np.isfinite(features)):
             # A diverging run: a non-finite observation never reaches the policy; keep the LR.
             self.skipped_decisions += 1
@@ -171,7 +179,7 @@ class PolicyScheduler(LRScheduler):
         self._warned_budget = bool(state_dict["warned_budget"])
         self.skipped_decisions = int(state_dict["skipped_decisions"])
         self._generator.set_state(state_dict["generator"])
-        self.tracker.load_state_dict(state_dict["tracker"])
+        self.tracker.load_state_dict(state_dict["tracker"], self.val_x.device)
         self.total_steps = int(state_dict["total_steps"])
         self.steps_per_action = int(state_dict["steps_per_action"])
         self._started = True

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from lrctl.features import FEATURE_NAMES, FeatureTracker, check_feature_names, mean_train_loss
+from lrctl.features import (FEATURE_NAMES, FeatureTracker, check_feature_names, forward_in_eval_mode,
+                            mean_train_loss)
 
 
 def _softmax(z):
@@ -32,10 +33,19 @@ def _by_hand(model, x, y):
     return p, loss, w
 
 
+def _observe(tracker, model, layer, x, y, train_loss, lr, fraction):
+    """One model's observation, as the scheduler makes it (K = 1)."""
+    obs, val = tracker.observe(forward_in_eval_mode(model, x).unsqueeze(0), y.unsqueeze(0),
+                               layer.weight.detach().unsqueeze(0),
+                               None if train_loss is None else train_loss.reshape(1), np.array([lr]),
+                               np.array([fraction]), starting=[0] if train_loss is None else None)
+    return obs[0], float(val[0])
+
+
 def test_first_observation_matches_hand_computation(tiny):
     model, x, y = tiny
-    tracker = FeatureTracker(model, model, x, y)
-    obs, val_loss = tracker.observe(None, lr=2e-3, budget_fraction=0.0)
+    tracker = FeatureTracker(1)
+    obs, val_loss = _observe(tracker, model, model, x, y, None, 2e-3, 0.0)
     p, loss, w = _by_hand(model, x, y)
     expected = dict(train_loss=loss, val_loss=loss, pred_var=np.var(p), pred_change_var=0.0,
                     output_weight_mean=w.mean(), output_weight_var=np.var(w), log10_lr=math.log10(2e-3),
@@ -49,13 +59,13 @@ def test_first_observation_matches_hand_computation(tiny):
 
 def test_change_variance_and_train_loss_after_an_update(tiny):
     model, x, y = tiny
-    tracker = FeatureTracker(model, model, x, y)
-    tracker.observe(None, 1e-3, 0.0)
+    tracker = FeatureTracker(1)
+    _observe(tracker, model, model, x, y, None, 1e-3, 0.0)
     p1, _, _ = _by_hand(model, x, y)
     with torch.no_grad():
         model.weight.add_(0.3)
     losses = torch.tensor([1.0, 2.0, 4.0])
-    obs, _ = tracker.observe(mean_train_loss(losses), 1e-3, 0.5)
+    obs, _ = _observe(tracker, model, model, x, y, mean_train_loss(losses), 1e-3, 0.5)
     p2, loss2, _ = _by_hand(model, x, y)
     named = dict(zip(FEATURE_NAMES, obs))
     assert named["pred_change_var"] == pytest.approx(np.var(p2 - p1), rel=1e-5)
@@ -67,8 +77,8 @@ def test_change_variance_and_train_loss_after_an_update(tiny):
 
 def test_feature_subset_is_returned_in_the_asked_order(tiny):
     model, x, y = tiny
-    tracker = FeatureTracker(model, model, x, y, feature_names=("log10_lr", "val_loss"))
-    obs, val_loss = tracker.observe(None, 1e-2, 0.1)
+    tracker = FeatureTracker(1, feature_names=("log10_lr", "val_loss"))
+    obs, val_loss = _observe(tracker, model, model, x, y, None, 1e-2, 0.1)
     assert obs[0] == pytest.approx(-2.0)
     assert obs[1] == pytest.approx(val_loss, rel=1e-6)
 
@@ -84,9 +94,25 @@ def test_validation_pass_leaves_batchnorm_statistics_and_mode_alone():
     model.train()
     bn = model[1]
     before = (bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked))
-    tracker = FeatureTracker(model, model[3], torch.randn(16, 3) * 5 + 3, torch.zeros(16, dtype=torch.long))
-    tracker.observe(None, 1e-3, 0.0)
+    _observe(FeatureTracker(1), model, model[3], torch.randn(16, 3) * 5 + 3, torch.zeros(16, dtype=torch.long),
+             None, 1e-3, 0.0)
     assert torch.equal(bn.running_mean, before[0])
     assert torch.equal(bn.running_var, before[1])
     assert int(bn.num_batches_tracked) == before[2]
     assert model.training
+
+
+def test_starting_one_child_keeps_the_others_previous_predictions():
+    torch.manual_seed(0)
+    first, later = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
+    labels = torch.randint(0, 4, (2, 5))
+    weight = torch.randn(2, 4, 3)
+    ones = np.ones(2)
+    tracker = FeatureTracker(2)
+    tracker.observe(first, labels, weight, None, ones * 1e-3, ones * 0, starting=[0, 1])
+    tracker.observe(later, labels, weight, None, ones * 1e-3, ones * 0, starting=[1])  # child 1 restarts
+    obs, _ = tracker.observe(later, labels, weight, torch.ones(2, dtype=torch.float64), ones * 1e-3, ones * 0.5)
+    change = dict(zip(FEATURE_NAMES, obs.T))["pred_change_var"]
+    p_first, p_later = first[0].softmax(1), later[0].softmax(1)
+    assert change[0] == pytest.approx(float((p_later - p_first).var(correction=0)), rel=1e-5)  # since its start
+    assert change[1] == 0.0  # since its restart

@@ -108,7 +108,7 @@ def test_caller_given_output_layer_is_used():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = PolicyScheduler(opt, make_policy(), model=model, output_layer=model[0],
                             val_data=(torch.randn(16, 64), torch.randint(0, 10, (16,))))
-    assert sched.tracker.output_layer is model[0]
+    assert sched.output_layer is model[0]
 
 
 def _small_setup(**kwargs):

@@ -27,8 +27,9 @@ from lrctl.agents.vec_env import build_vec_env, normalize
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
 from lrctl.data import ensure_data
-from lrctl.policy import export_policy
-from lrctl.report import write_report
+from lrctl.agents.export import export_policy
+from lrctl.evaluation.report import write_report
+from lrctl.features import FEATURE_NAMES
 
 CONFIG_FILE = "config.yaml"
 NET_ARCH = dict(pi=[32, 32], vf=[32, 32])
@@ -71,7 +72,7 @@ def prepare_run_dir(cfg: TrainConfig, overwrite: bool) -> Path:
     return run_dir
 
 
-def build_model(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
+def build_ppo(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
     """A fresh SB3 PPO with the 2x32 actor and critic and the config's hyperparameters."""
     ppo = cfg.ppo
     return PPO(
@@ -100,7 +101,7 @@ def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], obj
     ensure_data(cfg.env)
     run_dir = prepare_run_dir(cfg, overwrite)
     venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
-    model = build_model(cfg, venv, run_dir)
+    model = build_ppo(cfg, venv, run_dir)
     return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
 
 
@@ -170,8 +171,8 @@ def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
     save_checkpoint(ckpt_dir, model, venv, final)
     write_atomic(run_dir / "model.zip", model.save, suffix=".zip")
     write_atomic(run_dir / "vecnormalize.pkl", venv.save)
+    policy_path = export_policy(model, venv, cfg.env, FEATURE_NAMES, run_dir / "policy.pt")
     venv.close()
-    policy_path = export_policy(run_dir)
     log(f"trained {model.num_timesteps} timesteps in {final['wall_time_s']:.0f} s ({stats.episodes} episodes, "
         f"{stats.diverged} diverged); policy: {policy_path}")
     write_report(run_dir, cfg, timesteps=int(model.num_timesteps), episodes=stats.episodes,

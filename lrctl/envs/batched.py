@@ -14,28 +14,23 @@ one environment per child, with a warning.
 
 from __future__ import annotations
 
-import functools
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
-from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvObs, VecEnvStepReturn
 from torch import nn
 
-from lrctl.actions import next_lr
 from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
 from lrctl.envs.batched_forward import batched_forward
-from lrctl.envs.child import (ChildSeeds, batch_order, build_child_model, episode_initial_lr, final_metrics,
-                              validation_subset)
-from lrctl.envs.lr_control import resolve_device
-from lrctl.features import FEATURE_NAMES, mean_train_loss, model_features
+from lrctl.device import resolve_device
+from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
+from lrctl.envs.core import EpisodeCore
+from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.models import build_model, find_output_layer
 from lrctl.settings import get_setting
 
@@ -110,7 +105,7 @@ class BatchedChildren:
         self.m = torch.zeros(k, offset, device=self.device)
         self.v = torch.zeros(k, offset, device=self.device)
         self.t = torch.zeros(k, device=self.device)
-        self.lrs = [0.0] * k
+        self.lrs = np.zeros(k)
         self._updates = [0] * k  # optimizer steps per child, as self.t holds them for the kernels
         # Child i's parameters, moments and step count as the lists a fused optimizer kernel takes.
         self._child_params = [self._views(self.flat[i]) for i in range(k)]
@@ -195,13 +190,21 @@ class BatchedChildren:
             g = [t.contiguous() for t in per_child[i]]  # no copy unless a layout was not foreseen
             if cfg.optimizer == "adam":
                 torch._fused_adam_(self._child_params[i], g, self._child_m[i], self._child_v[i], [],
-                                   self._child_t[i], lr=self.lrs[i], beta1=0.9, beta2=0.999,
+                                   self._child_t[i], lr=float(self.lrs[i]), beta1=0.9, beta2=0.999,
                                    weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
             else:
                 momentum = cfg.momentum
                 torch._fused_sgd_(self._child_params[i], g, self._child_m[i] if momentum else [],
-                                  weight_decay=0.0, momentum=momentum, lr=self.lrs[i], dampening=0.0,
+                                  weight_decay=0.0, momentum=momentum, lr=float(self.lrs[i]), dampening=0.0,
                                   nesterov=False, maximize=False, is_first_step=self._updates[i] == 1)
+
+    def set_lrs(self, lrs: np.ndarray) -> None:
+        """Each child's learning rate for the next steps."""
+        self.lrs = np.array(lrs, dtype=np.float64)
+
+    def step_counts(self) -> np.ndarray:
+        """(K,) child steps taken in each child's episode."""
+        return self.steps.cpu().numpy()
 
     @torch.no_grad()
     def val_logits(self) -> torch.Tensor:
@@ -223,16 +226,17 @@ class BatchedChildren:
         return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())
 
     @torch.no_grad()
-    def finite(self) -> torch.Tensor:
+    def finite(self) -> np.ndarray:
         """(K,) True where every parameter of the child is finite."""
-        return torch.isfinite(self.flat.sum(dim=1))
+        return torch.isfinite(self.flat.sum(dim=1)).cpu().numpy()
 
 
 class BatchedLRControlVecEnv(VecEnv):
     """`num_envs` LRControl environments of one setting, stepped together in one batched pass.
 
     Behaves as `num_envs` `LRControlEnv`s with seeds seed, seed + 1, ... under an SB3 VecEnv: the same
-    observations, rewards, dones and infos (within float tolerance), with automatic reset.
+    observations, rewards, dones and infos (within float tolerance), with automatic reset. The rules of
+    a decision are `lrctl.envs.core.EpisodeCore`'s, as in `LRControlEnv`.
     """
 
     def __init__(self, env_cfg: EnvConfig, num_envs: int, data: DatasetSplits | None = None) -> None:
@@ -243,57 +247,22 @@ class BatchedLRControlVecEnv(VecEnv):
             data = load_dataset(setting.dataset, env_cfg.data_root, self.device, env_cfg.download)
         self.data = data.to(self.device)
         self.children = BatchedChildren(self.data, setting.model, env_cfg, num_envs)
-        n_features = len(FEATURE_NAMES)
-        obs_space = gym.spaces.Box(-np.inf, np.inf, shape=(n_features,), dtype=np.float32)
-        if env_cfg.action_mode == "discrete":
-            act_space: gym.spaces.Space = gym.spaces.Discrete(3)
-        else:
-            act_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        self.core = EpisodeCore(env_cfg, self.children)
         self.render_mode = None
-        super().__init__(num_envs, obs_space, act_space)
-        self.n_decisions = env_cfg.child_steps // env_cfg.steps_per_action
-        self._rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(num_envs)]
-        self._lrs = [math.nan] * num_envs
-        self._initial_lrs = [math.nan] * num_envs
-        self._decisions = [0] * num_envs
-        self._prev_probs: torch.Tensor | None = None
-        self._last_obs = np.zeros((num_envs, n_features), dtype=np.float32)
+        super().__init__(num_envs, observation_space(len(self.core.tracker.feature_names)), action_space(env_cfg))
+        self.n_decisions = self.core.n_decisions
         self._actions: np.ndarray | None = None
 
-    # --- child bookkeeping ----------------------------------------------------------------------
-    def _reset_child(self, i: int, seed: int | None, initial_lr: float | None = None) -> None:
-        if seed is not None:
-            self._rngs[i] = seeding.np_random(seed)[0]
-        rng = self._rngs[i]
-        child_seed = int(rng.integers(2**63 - 1))  # the order LRControlEnv.reset draws in
-        lr = episode_initial_lr(self.cfg, rng, initial_lr)
-        self.children.reset_child(i, child_seed, lr)
-        self._lrs[i] = lr
-        self._initial_lrs[i] = lr
-        self._decisions[i] = 0
-
-    def _observe(self, train_loss: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray]:
-        """Observations (K, F) and validation losses (K,) of all children, in one batched pass."""
-        values, self._prev_probs = model_features(self.children.val_logits(), self.children.val_labels(),
-                                                  self._prev_probs, self.children.output_weight(), train_loss)
-        return self._assemble(values)
-
-    def _assemble(self, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        rows = values.cpu().numpy()  # the one device sync of an observation
-        fractions = self.children.steps.cpu().numpy() / self.cfg.child_steps
-        log_lrs = np.array([math.log10(lr) for lr in self._lrs])
-        obs = np.concatenate([rows, log_lrs[:, None], fractions[:, None]], axis=1)
-        return obs.astype(np.float32), rows[:, 1]
-
-    # --- VecEnv API -----------------------------------------------------------------------------
     def reset(self) -> VecEnvObs:
         """Reset every child; seeds from `seed()` and `initial_lr` from `set_options()` apply once."""
-        for i in range(self.num_envs):
-            initial_lr = self._options[i].get("initial_lr") if self._options[i] else None
-            self._reset_child(i, self._seeds[i] if self._seeds else None, initial_lr)
+        indices = list(range(self.num_envs))
+        seeds = self._seeds if self._seeds else None
+        lrs = [o.get("initial_lr") if o else None for o in self._options]
+        obs, infos = self.core.start(indices, seeds, lrs)
+        self.reset_infos = [infos[i] for i in indices]
         self._reset_seeds()
         self._reset_options()
-        return self._first_observation()
+        return obs
 
     def reset_episodes(self, seeds: list[int], initial_lrs: list[float]) -> VecEnvObs:
         """Start child i's episode as `LRControlEnv.reset(seed=seeds[i], options={"initial_lr": ...})`.
@@ -303,85 +272,26 @@ class BatchedLRControlVecEnv(VecEnv):
         if len(seeds) != self.num_envs or len(initial_lrs) != self.num_envs:
             raise ValueError(f"reset_episodes needs {self.num_envs} seeds and initial LRs, "
                              f"got {len(seeds)} and {len(initial_lrs)}")
-        for i, (seed, lr) in enumerate(zip(seeds, initial_lrs)):
-            self._reset_child(i, int(seed), float(lr))
-        return self._first_observation()
-
-    def _first_observation(self) -> VecEnvObs:
-        self._prev_probs = None
-        obs, val_losses = self._observe(None)
-        obs = np.where(np.isfinite(obs), obs, 0.0).astype(np.float32)
-        self._last_obs = obs
-        self.reset_infos = [{"lr": self._lrs[i], "initial_lr": self._initial_lrs[i], "child_step": 0,
-                             "val_loss": float(val_losses[i]), "train_loss": float(val_losses[i]),
-                             "diverged": False} for i in range(self.num_envs)]
-        return obs.copy()
+        indices = list(range(self.num_envs))
+        obs, infos = self.core.start(indices, [int(s) for s in seeds], [float(lr) for lr in initial_lrs])
+        self.reset_infos = [infos[i] for i in indices]
+        return obs
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        cfg, k = self.cfg, self.num_envs
         assert self._actions is not None
-        for i in range(k):
-            noise = float(self._rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
-            self._lrs[i] = next_lr(self._lrs[i], self._actions[i], cfg.action_mode, cfg.max_change,
-                                   cfg.lr_min, cfg.lr_max, noise)
-        self.children.lrs = list(self._lrs)
-        losses = self.children.train(cfg.steps_per_action)
-        train_loss = mean_train_loss(losses)
-        obs, val_losses = self._observe(train_loss)
-        finite = self.children.finite().cpu().numpy() & np.isfinite(obs).all(axis=1)
-        train_losses = train_loss.cpu().numpy()
-        step_losses = losses.cpu().numpy()
-        steps = self.children.steps.cpu().numpy()
-        rewards = np.zeros(k, dtype=np.float32)
-        dones = np.zeros(k, dtype=bool)
-        infos: list[dict[str, Any]] = []
-        ended = []
-        for i in range(k):
-            self._decisions[i] += 1
-            step = int(steps[i])
-            info: dict[str, Any] = {"lr": self._lrs[i], "initial_lr": self._initial_lrs[i],
-                                    "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
-                                    "step_train_losses": step_losses[i].tolist(),
-                                    "child_step": step, "diverged": False}
-            if not finite[i]:
-                info["diverged"] = True
-                rewards[i] = -cfg.divergence_penalty * (self.n_decisions - self._decisions[i] + 1)
-                obs[i] = self._last_obs[i]
-                dones[i] = True
-            else:
-                rewards[i] = -val_losses[i]
-                if step >= cfg.child_steps:
-                    dones[i] = True
-                    info.update(self._final_metrics(i))
-            if dones[i]:
-                info["terminal_observation"] = obs[i].copy()
-                info["TimeLimit.truncated"] = False
-                ended.append(i)
-            infos.append(info)
-        self._last_obs = obs.copy()
+        decision = self.core.step(list(self._actions))
+        obs, infos = decision.obs, decision.infos
+        ended = [i for i in range(self.num_envs) if decision.terminated[i]]
+        for i in ended:
+            infos[i]["terminal_observation"] = obs[i].copy()
+            infos[i]["TimeLimit.truncated"] = False
         if ended:
-            for i in ended:
-                self._reset_child(i, None)
-            fresh_obs = self._observe_fresh(ended)
-            for i in ended:
-                obs[i] = fresh_obs[i]
-            self._last_obs = obs.copy()
-        return obs.copy(), rewards, dones, infos
-
-    def _observe_fresh(self, ended: list[int]) -> np.ndarray:
-        """First observations of restarted children, leaving the others' previous predictions alone."""
-        values, probs = model_features(self.children.val_logits(), self.children.val_labels(), None,
-                                       self.children.output_weight(), None)
-        assert self._prev_probs is not None
-        self._prev_probs[ended] = probs[ended]
-        obs, _ = self._assemble(values)
-        return np.where(np.isfinite(obs), obs, 0.0).astype(np.float32)
-
-    def _final_metrics(self, i: int) -> dict[str, float]:
-        return final_metrics(functools.partial(self.children.evaluate, i), self.data)
+            fresh, _ = self.core.start(ended)
+            obs[ended] = fresh[ended]
+        return obs, decision.rewards, decision.terminated.copy(), infos
 
     def close(self) -> None:
         pass

@@ -15,7 +15,7 @@ from torch import nn
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.features import forward_in_eval_mode
-from lrctl.models import build_model
+from lrctl.models import build_model, find_output_layer
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,29 @@ def final_metrics(evaluate: Callable[[torch.Tensor, torch.Tensor], tuple[float, 
             "test_loss": test_loss, "test_accuracy": test_acc}
 
 
-def episode_initial_lr(cfg: EnvConfig, rng: np.random.Generator, requested: Any = None) -> float:
-    """An episode's initial LR: `requested` if given (it must lie in [lr_min, lr_max]), else one of
-    `cfg.initial_lrs` drawn with `rng`, after the child seed (the order `LRControlEnv.reset` draws in)."""
-    if requested is None:
-        return float(cfg.initial_lrs[int(rng.integers(len(cfg.initial_lrs)))])
-    lr = float(requested)
-    if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
-        raise ValueError(f"initial_lr {requested!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
-    return lr
+def episode_start(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = None) -> tuple[int, float]:
+    """The child seed and initial LR of an episode, drawn from the episode's seeded `rng`.
 
-
-def episode_child_seed(seed: int) -> int:
-    """The child seed `LRControlEnv.reset(seed=seed)` uses: the first draw of Gymnasium's seeded RNG.
-
-    Written with numpy alone (as `gymnasium.utils.seeding.np_random` builds its generator), so the
-    evaluation can train the very child an episode with that seed trains.
+    The child seed is drawn first, so it depends on the episode seed alone; then the initial LR is
+    `requested_lr` if given (it must lie in [lr_min, lr_max]), else one of `cfg.initial_lrs`. Every
+    driver of a child (environment, batched children, evaluation) starts an episode through here.
     """
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
-    return int(rng.integers(2**63 - 1))
+    child_seed = int(rng.integers(2**63 - 1))
+    if requested_lr is None:
+        return child_seed, float(cfg.initial_lrs[int(rng.integers(len(cfg.initial_lrs)))])
+    if isinstance(requested_lr, bool) or not isinstance(requested_lr, (int, float, np.floating, np.integer)):
+        raise ValueError(f"initial_lr must be a number, got {requested_lr!r}")
+    lr = float(requested_lr)
+    if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
+        raise ValueError(f"initial_lr {requested_lr!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
+    return child_seed, lr
+
+
+def episode_rng(seed: int) -> np.random.Generator:
+    """The RNG of an episode reset with `seed`: Gymnasium's own seeding, as `Env.reset(seed=seed)` makes it."""
+    from gymnasium.utils import seeding
+
+    return seeding.np_random(seed)[0]
 
 
 def build_child_model(model_name: str, num_classes: int, seed: int, device: torch.device) -> nn.Module:
@@ -105,7 +109,11 @@ def validation_subset(n_val: int, size: int, seed: int) -> torch.Tensor:
 
 
 class ChildRun:
-    """A child network under training with a settable learning rate."""
+    """A child network under training with a settable learning rate.
+
+    `train` is the one child-training loop of lrctl: the environment calls it once per decision, and the
+    evaluation drives every method through it with a per-step hook.
+    """
 
     def __init__(
         self,
@@ -132,13 +140,23 @@ class ChildRun:
         self.val_y = data.val_y[subset]
         self.step_count = 0
 
+    @classmethod
+    def for_episode(cls, cfg: EnvConfig, data: DatasetSplits, model_name: str, seed: int, lr: float) -> "ChildRun":
+        """The child of an episode with child seed `seed` under `cfg` (optimizer, budget, batches)."""
+        return cls(data, model_name, seed=seed, lr=lr, steps=cfg.child_steps, batch_size=cfg.batch_size,
+                   val_subset_size=cfg.val_subset_size, optimizer=cfg.optimizer, momentum=cfg.momentum)
+
     def set_lr(self, lr: float) -> None:
         """Set the learning rate of every parameter group."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def train(self, n_steps: int) -> torch.Tensor:
-        """Run `n_steps` optimizer steps; returns their training losses (no device sync)."""
+    def train(self, n_steps: int, on_step: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+        """Run `n_steps` optimizer steps of `self.optimizer`; returns their training losses.
+
+        `on_step(loss)` runs after each optimizer step (schedulers, recording); without it there is no
+        device sync.
+        """
         model, optimizer = self.model, self.optimizer
         losses = []
         for idx in self.order[self.step_count:self.step_count + n_steps]:
@@ -148,7 +166,9 @@ class ChildRun:
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
-        self.step_count += len(losses)
+            self.step_count += 1
+            if on_step is not None:
+                on_step(losses[-1])
         return torch.stack(losses)
 
     @torch.no_grad()
@@ -158,9 +178,53 @@ class ChildRun:
         return bool(torch.isfinite(total))
 
     @torch.no_grad()
+    def val_logits(self) -> torch.Tensor:
+        """(N, C) float logits on the validation subset, in eval mode."""
+        return forward_in_eval_mode(self.model, self.val_x).float()
+
+    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """Mean cross-entropy and accuracy on (x, y), in eval mode."""
         logits = forward_in_eval_mode(self.model, x).float()
         loss = F.cross_entropy(logits, y)
         accuracy = (logits.argmax(dim=1) == y).float().mean()
         return float(loss), float(accuracy)
+
+
+class SingleChild:
+    """One `ChildRun` behind the K-children interface of `lrctl.envs.core.EpisodeCore` (K = 1)."""
+
+    k = 1
+
+    def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig) -> None:
+        self.data, self.model_name, self.cfg = data, model_name, cfg
+        self.child: ChildRun | None = None
+        self._output_weight: torch.Tensor | None = None
+
+    def reset_child(self, i: int, seed: int, lr: float) -> None:
+        self.child = ChildRun.for_episode(self.cfg, self.data, self.model_name, seed, lr)
+        self._output_weight = find_output_layer(self.child.model).weight
+
+    def set_lrs(self, lrs: np.ndarray) -> None:
+        self.child.set_lr(float(lrs[0]))
+
+    def train(self, n_steps: int) -> torch.Tensor:
+        return self.child.train(n_steps).unsqueeze(0)
+
+    def val_logits(self) -> torch.Tensor:
+        return self.child.val_logits().unsqueeze(0)
+
+    def val_labels(self) -> torch.Tensor:
+        return self.child.val_y.unsqueeze(0)
+
+    def output_weight(self) -> torch.Tensor:
+        return self._output_weight.detach().unsqueeze(0)
+
+    def finite(self) -> np.ndarray:
+        return np.array([self.child.weights_finite()])
+
+    def step_counts(self) -> np.ndarray:
+        return np.array([self.child.step_count])
+
+    def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        return self.child.evaluate(x, y)

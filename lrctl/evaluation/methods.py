@@ -1,8 +1,10 @@
 """The methods an evaluation compares: each builds an optimizer and a way to move its LR per step.
 
 Every method drives the same child (same initialisation, batch order and validation subset per seed)
-with the same budget. The child optimizer is Adam (fused, as in the environment) unless a method
-brings its own.
+with the same budget. Schedules move the LR of the child's own optimizer, the setting's (`env.optimizer`:
+Adam, or SGD with momentum, as the environment builds it); CLARA, schedule-free and Prodigy bring their
+own optimizer, matched to the setting's where a variant exists (Adam-CLARA or SGD-CLARA, AdamW- or
+SGD-schedule-free).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from torch import nn
 from torch.optim.lr_scheduler import (CosineAnnealingLR, LambdaLR, MultiStepLR, OneCycleLR,
                                       ReduceLROnPlateau)
 
-from lrctl.baselines.clara import ClaraAdam
+from lrctl.baselines.clara import ClaraAdam, ClaraSGD
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
@@ -43,21 +45,23 @@ class Budget:
 
 
 class Driver:
-    """An optimizer plus the rule that moves its LR; `after_step` is called after each optimizer step."""
+    """An optimizer plus the rule that moves its LR, called after each optimizer step and validation."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, scheduler: Any = None, kind: str = "step") -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.kind = kind  # "step": scheduler.step(); "loss": step(train_loss); "plateau": step(val_loss)
 
-    def after_step(self, train_loss: float, val_loss: float | None) -> None:
-        if self.scheduler is None:
-            return
-        if self.kind == "step":
+    def after_step(self, train_loss: float) -> None:
+        """After each optimizer step, with that step's training loss."""
+        if self.kind == "step" and self.scheduler is not None:
             self.scheduler.step()
         elif self.kind == "loss":
             self.scheduler.step(train_loss)
-        elif self.kind == "plateau" and val_loss is not None:
+
+    def after_validation(self, val_loss: float) -> None:
+        """After each validation pass (every `steps_per_action` steps), with its loss."""
+        if self.kind == "plateau":
             self.scheduler.step(val_loss)
 
     def eval_mode(self) -> None:
@@ -81,9 +85,16 @@ def optional_peer_available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def uses_sgd(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether a child optimizer is SGD (its methods then take the SGD variants of CLARA and schedule-free)."""
+    return isinstance(optimizer, torch.optim.SGD)
+
+
 def standard_methods(policy_path: str | None, best_constant_lr: float | None,
-                     clara_damping: float | None, include_peers: bool = True) -> list[MethodSpec]:
-    """The comparison set. Tuned values (best constant LR, CLARA damping) must be given."""
+                     clara_damping: float | None, include_peers: bool = True,
+                     optimizer: str = "adam") -> list[MethodSpec]:
+    """The comparison set for a child optimizer (`adam` or `sgd`). Tuned values (best constant LR,
+    CLARA damping) must be given."""
     methods = []
     if policy_path is not None:
         methods.append(MethodSpec("learned", "policy", {"path": policy_path}, "learned policy, deterministic"))
@@ -101,58 +112,57 @@ def standard_methods(policy_path: str | None, best_constant_lr: float | None,
         MethodSpec("plateau", "plateau", {}, "ReduceLROnPlateau(x0.5, patience 5 decisions) on validation loss"),
     ]
     if clara_damping is not None:
-        methods.append(MethodSpec("clara-adam", "clara", {"damping": clara_damping},
-                                  f"Adam-CLARA (plain step), d tuned on validation over {list(CLARA_DAMPING_GRID)}"))
+        methods.append(MethodSpec(f"clara-{optimizer}", "clara", {"damping": clara_damping},
+                                  f"{optimizer.capitalize()}-CLARA (plain step), d tuned on validation over "
+                                  f"{list(CLARA_DAMPING_GRID)}"))
     if include_peers and optional_peer_available("schedulefree"):
-        methods.append(MethodSpec("schedule-free-adam", "schedule-free", {}, "AdamWScheduleFree, lr = initial LR"))
+        name = "AdamWScheduleFree" if optimizer == "adam" else "SGDScheduleFree"
+        methods.append(MethodSpec(f"schedule-free-{optimizer}", "schedule-free", {}, f"{name}, lr = initial LR"))
     if include_peers and optional_peer_available("prodigyopt"):
         methods.append(MethodSpec("prodigy", "prodigy", {}, "Prodigy (lr=1, its own step-size estimate)"))
     return methods
 
 
-def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
-    """The environment's child optimizer (`lrctl.envs.child.build_optimizer`): fused Adam."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
+def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Optimizer, initial_lr: float,
+                 budget: Budget) -> Driver:
+    """Optimizer and LR rule of `spec` for `model`, starting at `initial_lr`.
 
-
-def build_driver(spec: MethodSpec, model: nn.Module, initial_lr: float, budget: Budget,
-                 output_layer: nn.Module | None = None) -> Driver:
-    """Optimizer and LR rule of `spec` for `model`, starting at `initial_lr`."""
-    params = list(model.parameters())
+    `optimizer` is the child's own optimizer (the setting's); schedules move its LR, and methods that
+    bring their own optimizer build it on `model`'s parameters instead.
+    """
     steps = budget.steps
     kind = spec.kind
+    sgd = uses_sgd(optimizer)
+    for group in optimizer.param_groups:
+        group["lr"] = spec.params.get("lr", initial_lr) if kind == "constant" else initial_lr
     if kind == "policy":
         from lrctl.scheduler import PolicyScheduler
 
-        opt = _adam(params, lr=initial_lr)
-        sched = PolicyScheduler(opt, spec.params["path"], model=model, val_data=(budget.val_x, budget.val_y),
-                                total_steps=steps, steps_per_action=budget.steps_per_action,
-                                output_layer=output_layer)
-        return Driver(opt, sched, "loss")
+        sched = PolicyScheduler(optimizer, spec.params["path"], model=model, val_data=(budget.val_x, budget.val_y),
+                                total_steps=steps, steps_per_action=budget.steps_per_action)
+        return Driver(optimizer, sched, "loss")
     if kind == "constant":
-        return Driver(_adam(params, lr=spec.params.get("lr", initial_lr)))
+        return Driver(optimizer)
     if kind == "step-decay":
-        opt = _adam(params, lr=initial_lr)
-        return Driver(opt, MultiStepLR(opt, milestones=[steps // 2, (3 * steps) // 4], gamma=0.1))
+        return Driver(optimizer, MultiStepLR(optimizer, milestones=[steps // 2, (3 * steps) // 4], gamma=0.1))
     if kind == "cosine":
-        opt = _adam(params, lr=initial_lr)
-        return Driver(opt, CosineAnnealingLR(opt, T_max=steps))
+        return Driver(optimizer, CosineAnnealingLR(optimizer, T_max=steps))
     if kind == "linear":
-        opt = _adam(params, lr=initial_lr)
-        return Driver(opt, LambdaLR(opt, lambda t: max(0.0, 1.0 - t / steps)))
+        return Driver(optimizer, LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / steps)))
     if kind == "onecycle":
-        opt = _adam(params, lr=initial_lr)
-        return Driver(opt, OneCycleLR(opt, max_lr=initial_lr, total_steps=steps + 1))
+        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1))
     if kind == "plateau":
-        opt = _adam(params, lr=initial_lr)
-        return Driver(opt, ReduceLROnPlateau(opt, factor=0.5, patience=5), "plateau")
+        return Driver(optimizer, ReduceLROnPlateau(optimizer, factor=0.5, patience=5), "plateau")
+    params = list(model.parameters())
     if kind == "clara":
-        return Driver(ClaraAdam(params, lr=initial_lr, damping=spec.params["damping"], unit_step=False,
-                                lr_min=1e-7, lr_max=1.0))
+        clara = ClaraSGD if sgd else ClaraAdam
+        return Driver(clara(params, lr=initial_lr, damping=spec.params["damping"], unit_step=False,
+                            lr_min=1e-7, lr_max=1.0))
     if kind == "schedule-free":
         import schedulefree
 
-        opt = schedulefree.AdamWScheduleFree(params, lr=initial_lr)
+        opt = schedulefree.SGDScheduleFree(params, lr=initial_lr) if sgd else \
+            schedulefree.AdamWScheduleFree(params, lr=initial_lr)
         opt.train()
         return Driver(opt)
     if kind == "prodigy":
@@ -160,4 +170,3 @@ def build_driver(spec: MethodSpec, model: nn.Module, initial_lr: float, budget: 
 
         return Driver(prodigyopt.Prodigy(params, lr=1.0))
     raise ValueError(f"unknown method kind {kind!r}")
-

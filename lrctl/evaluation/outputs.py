@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.evaluation.protocol import EvaluationResult
-from lrctl.evaluation.runner import RunResult
+from lrctl.evaluation.records import RunResult, mean_std, wins
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
                  "test_loss", "test_accuracy", "val_auc", "final_lr")
@@ -53,13 +53,6 @@ def curves_rows(result: EvaluationResult) -> list[list[object]]:
     return rows
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and population standard deviation (0 for one value, NaN for none)."""
-    if not values:
-        return math.nan, math.nan
-    return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
-
-
 def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     """Per initial LR: mean and std of each metric, rank, and the learned policy's wins per baseline."""
     plan = result.plan
@@ -67,7 +60,8 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     if commands:
         lines += ["Command:", "", "```", commands, "```", ""]
     lines += [
-        f"- Budget {plan.env.child_steps} child steps (Adam unless the method brings its own optimizer), "
+        f"- Budget {plan.env.child_steps} child steps (optimizer {plan.env.optimizer} unless the method brings "
+        "its own), "
         f"batch {plan.env.batch_size}; validation subset {plan.env.val_subset_size} samples every "
         f"{plan.env.steps_per_action} steps",
         f"- Held-out evaluation seeds: {', '.join(map(str, plan.seeds))}; tuning seeds: "
@@ -106,15 +100,13 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for rank, m in enumerate(ranking, start=1):
             s = stats[m]
-            wins = ""
+            wins_text = ""
             if learned and m != "learned":
-                mine = {r.seed: r for r in runs if r.method == m}
-                n = sum(1 for seed, r in mine.items() if seed in learned and not learned[seed].diverged and
-                        (r.diverged or learned[seed].final["final_val_loss"] < r.final["final_val_loss"]))
-                wins = f"{n}/{len(mine)}"
+                won, compared = wins(learned.values(), [r for r in runs if r.method == m])
+                wins_text = f"{won}/{compared}"
             lines.append(
                 f"| {rank} | {m} | {s['final'][0]:.4f} ± {s['final'][1]:.4f} | {s['auc'][0]:.4f} ± {s['auc'][1]:.4f} "
-                f"| {s['test'][0]:.4f} ± {s['test'][1]:.4f} | {s['acc'][0]:.4f} ± {s['acc'][1]:.4f} | {wins} "
+                f"| {s['test'][0]:.4f} ± {s['test'][1]:.4f} | {s['acc'][0]:.4f} ± {s['acc'][1]:.4f} | {wins_text} "
                 f"| {s['diverged']} | {s['wall'][0]:.1f} |"
             )
         lines.append("")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +15,8 @@ from dataclasses import dataclass, replace
 from lrctl.config import EnvConfig
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
                                       standard_methods)
-from lrctl.evaluation.runner import RunResult, Task, init_worker, run_policy_batched, run_task
+from lrctl.evaluation.records import RunResult
+from lrctl.evaluation.runner import Task, run_tasks
 
 DEFAULT_EVAL_SEEDS = (200_000, 200_001, 200_002, 200_003, 200_004)
 DEFAULT_TUNING_SEEDS = (300_000,)
@@ -48,48 +48,8 @@ class EvaluationResult:
     methods: dict[str, str]
 
 
-def run_tasks(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Run `tasks` (in worker processes when workers > 1); results come back in task order."""
-    results: list[RunResult | None] = [None] * len(tasks)
-    if workers <= 1:
-        init_worker()
-        for i, task in enumerate(tasks):
-            results[i] = run_task(task)
-            if progress:
-                progress(1)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=init_worker) as pool:
-            for i, result in pool.imap_unordered(_indexed, list(enumerate(tasks))):
-                results[i] = result
-                if progress:
-                    progress(1)
-    return [r for r in results if r is not None]
-
-
-def _run_batched_policy_tasks(tasks: Sequence[Task], workers: int,
-                              progress: Callable[[int], None] | None) -> list[RunResult]:
-    """`run_tasks`, with the learned policy's tasks run as children of one batched pass."""
-    policy_idx = [i for i, t in enumerate(tasks) if t.method.kind == "policy"]
-    other_idx = [i for i in range(len(tasks)) if tasks[i].method.kind != "policy"]
-    results: dict[int, RunResult] = {}
-    if policy_idx:
-        for i, result in zip(policy_idx, run_policy_batched([tasks[i] for i in policy_idx])):
-            results[i] = result
-        if progress:
-            progress(len(policy_idx))
-    for i, result in zip(other_idx, run_tasks([tasks[i] for i in other_idx], workers, progress)):
-        results[i] = result
-    return [results[i] for i in range(len(tasks))]
-
-
-def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
-    return item[0], run_task(item[1])
-
-
 def _mean_final(runs: Iterable[RunResult]) -> float:
-    values = [r.final["final_val_loss"] if not r.diverged else float("inf") for r in runs]
-    return statistics.fmean(values)
+    return statistics.fmean(r.final_val_loss for r in runs)
 
 
 def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None = None
@@ -98,9 +58,6 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
     def progress(total: int, label: str) -> Callable[[int], None] | None:
         return progress_factory(total, label) if progress_factory else None
 
-    from lrctl.envs.batched import batchable
-
-    batched = plan.batched and batchable(plan.env.setting, otherwise="the learned policy's episodes run one by one")
     # 1. Tuning on the tuning seeds.
     tune_tasks = [Task(plan.env, MethodSpec(f"constant={lr:g}", "constant", {"lr": lr}), s, lr)
                   for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
@@ -120,15 +77,13 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
     tasks = []
     descriptions: dict[str, str] = {}
     for lr0 in plan.initial_lrs:
-        for method in standard_methods(plan.policy_path, best_constant, clara_damping[lr0], plan.include_peers):
+        for method in standard_methods(plan.policy_path, best_constant, clara_damping[lr0], plan.include_peers,
+                                       plan.env.optimizer):
             descriptions.setdefault(method.name, method.note if method.kind != "clara" else
-                                    f"Adam-CLARA (plain step), d tuned per initial LR on validation over "
-                                    f"{list(CLARA_DAMPING_GRID)}")
+                                    f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
+                                    f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")
             tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
-    if batched:
-        runs = _run_batched_policy_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
-    else:
-        runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"))
+    runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"), batched=plan.batched)
     return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions)
 
 

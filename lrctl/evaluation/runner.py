@@ -1,22 +1,27 @@
-"""Train one child with one method, recording the LR and losses per step."""
+"""Train one child with one method, recording the LR and losses per step; run many such tasks.
+
+`run_tasks` is the one place that decides where runs go: worker processes, and, for the learned
+policy's runs when asked, children of one batched pass (or one by one, with a warning, where the
+setting's children cannot be batched).
+"""
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from lrctl.config import EnvConfig
 from lrctl.data import load_dataset
-from lrctl.envs.child import ChildRun, episode_child_seed, final_metrics
-from lrctl.envs.lr_control import resolve_device
+from lrctl.device import resolve_device
+from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
-from lrctl.features import forward_in_eval_mode
+from lrctl.evaluation.records import RunResult
+from lrctl.features import validation_losses
 from lrctl.settings import get_setting
 
 
@@ -30,72 +35,56 @@ class Task:
     initial_lr: float
 
 
-@dataclass
-class RunResult:
-    """Per-step curves and end-of-run metrics of one task."""
-
-    method: str
-    seed: int
-    initial_lr: float
-    lrs: list[float] = field(default_factory=list)
-    train_losses: list[float] = field(default_factory=list)
-    val_steps: list[int] = field(default_factory=list)
-    val_losses: list[float] = field(default_factory=list)
-    final: dict[str, float] = field(default_factory=dict)
-    diverged: bool = False
-    wall_time_s: float = 0.0
-
-    @property
-    def val_auc(self) -> float:
-        """Mean validation-subset loss over the decision points: minus the environment's mean reward."""
-        return sum(self.val_losses) / len(self.val_losses) if self.val_losses else math.nan
-
-
 def _val_loss(child: ChildRun) -> float:
-    logits = forward_in_eval_mode(child.model, child.val_x).float()
-    return float(F.cross_entropy(logits, child.val_y))
+    return float(validation_losses(child.val_logits().unsqueeze(0), child.val_y.unsqueeze(0))[0])
 
 
 def run_task(task: Task) -> RunResult:
     """Train the child that `LRControlEnv.reset(seed=task.seed)` would train, with `task.method`.
 
-    LR and train loss are recorded at every child step, the validation-subset loss every
-    `steps_per_action` steps (where the environment observes it). A non-finite loss stops the run.
+    The child is the environment's (the setting's optimizer and momentum, batch order, validation
+    subset), trained by the environment's loop (`ChildRun.train`); the method moves the LR through a
+    per-step hook. LR and training loss are recorded at every child step, the validation-subset loss
+    every `steps_per_action` steps (where the environment observes it). A non-finite loss stops the run.
     """
     cfg = task.env
-    device = resolve_device(cfg.device)
     setting = get_setting(cfg.setting)
-    data = load_dataset(setting.dataset, cfg.data_root, device, cfg.download)
-    child = ChildRun(data, setting.model, seed=episode_child_seed(task.seed), lr=task.initial_lr,
-                     steps=cfg.child_steps, batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
+    data = load_dataset(setting.dataset, cfg.data_root, resolve_device(cfg.device), cfg.download)
+    child_seed, lr = episode_start(cfg, episode_rng(task.seed), task.initial_lr)
+    child = ChildRun.for_episode(cfg, data, setting.model, child_seed, lr)
     budget = Budget(cfg.child_steps, cfg.steps_per_action, child.val_x, child.val_y)
     result = RunResult(task.method.name, task.seed, task.initial_lr)
     start = time.perf_counter()
-    driver = build_driver(task.method, child.model, task.initial_lr, budget)
+    driver = build_driver(task.method, child.model, child.optimizer, task.initial_lr, budget)
     child.optimizer = driver.optimizer
-    model = child.model
+    lr_of_next_step = driver.lr
+
+    def after_step(loss: torch.Tensor) -> None:
+        nonlocal lr_of_next_step
+        train_loss = loss.item()
+        result.lrs.append(lr_of_next_step)
+        result.train_losses.append(train_loss)
+        driver.after_step(train_loss)
+        lr_of_next_step = driver.lr
+
     result.val_steps.append(0)
     result.val_losses.append(_val_loss(child))
-    for step, idx in enumerate(child.order, start=1):
-        result.lrs.append(driver.lr)
-        x, y = data.train_batch(idx)
-        loss = F.cross_entropy(model(x), y)
-        driver.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        driver.optimizer.step()
-        train_loss = loss.detach().item()
-        result.train_losses.append(train_loss)
-        val_loss = None
-        if step % cfg.steps_per_action == 0:
-            driver.eval_mode()
-            val_loss = _val_loss(child)
-            driver.train_mode()
-            result.val_steps.append(step)
-            result.val_losses.append(val_loss)
-        if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+    while child.step_count < cfg.child_steps and not result.diverged:
+        first = len(result.train_losses)
+        child.train(cfg.steps_per_action, after_step)
+        bad = [j for j, v in enumerate(result.train_losses[first:]) if not math.isfinite(v)]
+        if bad:
+            del result.lrs[first + bad[0] + 1:], result.train_losses[first + bad[0] + 1:]
             result.diverged = True
             break
-        driver.after_step(train_loss, val_loss)
+        driver.eval_mode()
+        val_loss = _val_loss(child)
+        driver.train_mode()
+        result.val_steps.append(child.step_count)
+        result.val_losses.append(val_loss)
+        result.diverged = not math.isfinite(val_loss)
+        driver.after_validation(val_loss)
+        lr_of_next_step = driver.lr
     if not result.diverged:
         driver.eval_mode()
         result.final = final_metrics(child.evaluate, data)
@@ -111,8 +100,8 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     batched environment rather than through `PolicyScheduler` in a plain loop: the same LRs and
     losses within float tolerance. Each run's wall time is its share of the batched pass.
     """
+    from lrctl.evaluation.episodes import run_episodes_batched
     from lrctl.policy import load_policy
-    from lrctl.rollout import run_episodes_batched
 
     if not tasks:
         return []
@@ -121,20 +110,11 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
         raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
     policy = load_policy(method.params["path"])
     start = time.perf_counter()
-    records = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks])
+    results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks],
+                                   method=method.name)
     share = (time.perf_counter() - start) / len(tasks)
-    spa = env_cfg.steps_per_action
-    results = []
-    for task, record in zip(tasks, records):
-        result = RunResult(method.name, task.seed, task.initial_lr, wall_time_s=share)
-        # lrs[0] is the initial LR; lrs[k] is the LR of the k-th interval of steps_per_action steps.
-        result.lrs = [lr for lr in record.lrs[1:] for _ in range(spa)][:len(record.step_train_losses)]
-        result.train_losses = list(record.step_train_losses)
-        result.val_steps = [k * spa for k in range(len(record.val_losses))]
-        result.val_losses = list(record.val_losses)
-        result.final = dict(record.final)
-        result.diverged = record.diverged
-        results.append(result)
+    for result in results:
+        result.wall_time_s = share
     return results
 
 
@@ -143,4 +123,59 @@ def init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
+    return item[0], run_task(item[1])
 
+
+def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None) -> list[RunResult]:
+    results: list[RunResult | None] = [None] * len(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        threads = torch.get_num_threads()
+        init_worker()  # the thread count of a worker, so results do not depend on `workers`
+        try:
+            for i, task in enumerate(tasks):
+                results[i] = run_task(task)
+                if progress:
+                    progress(1)
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(min(workers, len(tasks)), initializer=init_worker) as pool:
+            for i, result in pool.imap_unordered(_indexed, list(enumerate(tasks))):
+                results[i] = result
+                if progress:
+                    progress(1)
+    return [r for r in results if r is not None]
+
+
+def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Callable[[int], None] | None = None,
+              batched: bool = False) -> list[RunResult]:
+    """Run `tasks` (in worker processes when workers > 1); results come back in task order.
+
+    With `batched`, the learned policy's tasks of each environment config run as children of one
+    batched pass, where the setting's children can be batched; elsewhere they run one by one, with a
+    warning.
+    """
+    from lrctl.envs.batched import batchable
+
+    policy_idx = [i for i, t in enumerate(tasks) if t.method.kind == "policy"]
+    if batched and policy_idx and batchable(tasks[policy_idx[0]].env.setting,
+                                            otherwise="the learned policy's episodes run one by one"):
+        groups: list[list[int]] = []  # tasks of one environment config and one policy
+        for i in policy_idx:
+            group = next((g for g in groups if (tasks[g[0]].env, tasks[g[0]].method) ==
+                          (tasks[i].env, tasks[i].method)), None)
+            if group is None:
+                groups.append([i])
+            else:
+                group.append(i)
+        results: dict[int, RunResult] = {}
+        for indices in groups:
+            results.update(zip(indices, run_policy_batched([tasks[i] for i in indices])))
+            if progress:
+                progress(len(indices))
+        other_idx = [i for i in range(len(tasks)) if i not in results]
+        results.update(zip(other_idx, _run_each([tasks[i] for i in other_idx], workers, progress)))
+        return [results[i] for i in range(len(tasks))]
+    return _run_each(tasks, workers, progress)

@@ -77,7 +77,7 @@ def test_each_child_has_its_own_seed_and_lr(digits_like):
     batched, _ = _pair(digits_like)
     obs = batched.reset()
     assert len({tuple(row) for row in obs}) == K  # different initialisations and validation subsets
-    assert len(set(batched.children.lrs)) > 1
+    assert len(set(batched.core.lrs.tolist())) > 1
 
 
 def test_diverging_child_ends_alone_with_penalty(digits_like):
@@ -85,7 +85,7 @@ def test_diverging_child_ends_alone_with_penalty(digits_like):
     batched = BatchedLRControlVecEnv(env_config("digits-mlp", **kwargs), K, data=digits_like)
     batched.seed(0)
     batched.reset()
-    big = [i for i in range(K) if batched.children.lrs[i] > 1]
+    big = [i for i in range(K) if batched.core.lrs.tolist()[i] > 1]
     obs, rewards, dones, infos = batched.step(np.full(K, 2))
     assert big and all(dones[i] and infos[i]["diverged"] for i in big)
     assert all(not dones[i] for i in range(K) if i not in big)
@@ -117,11 +117,11 @@ def test_initial_lr_from_set_options_and_reset_episodes(digits_like):
     batched, _ = _pair(digits_like)
     batched.set_options({"initial_lr": 3e-3})
     batched.reset()
-    assert batched.children.lrs == [3e-3] * K
+    assert batched.core.lrs.tolist() == [3e-3] * K
     batched.reset()  # options apply to one reset, as in SB3
-    assert set(batched.children.lrs) <= {1e-2, 1e-3}
+    assert set(batched.core.lrs.tolist()) <= {1e-2, 1e-3}
     batched.reset_episodes([1, 2, 3, 4], [1e-4, 2e-4, 3e-4, 4e-4])
-    assert batched.children.lrs == [1e-4, 2e-4, 3e-4, 4e-4]
+    assert batched.core.lrs.tolist() == [1e-4, 2e-4, 3e-4, 4e-4]
     with pytest.raises(ValueError, match="needs 4 seeds"):
         batched.reset_episodes([1, 2], [1e-3, 1e-3])
     with pytest.raises(ValueError, match="initial_lr"):

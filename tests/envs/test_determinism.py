@@ -42,16 +42,16 @@ def test_initial_lr_is_drawn_from_the_configured_set(digits_like):
     assert np.isfinite(env.reset(seed=0)[0]).all()
 
 
-def test_episode_child_seed_is_the_one_reset_uses(digits_like):
+def test_episode_start_gives_the_child_reset_trains(digits_like):
     import torch
 
-    from lrctl.envs.child import ChildRun, episode_child_seed
+    from lrctl.envs.child import ChildRun, episode_rng, episode_start
 
     env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
     env.reset(seed=42, options={"initial_lr": 1e-3})
     cfg = env.config
-    twin = ChildRun(env.data, "digits-mlp", seed=episode_child_seed(42), lr=1e-3, steps=cfg.child_steps,
-                    batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
+    child_seed, lr = episode_start(cfg, episode_rng(42), 1e-3)
+    twin = ChildRun.for_episode(cfg, env.data, "digits-mlp", child_seed, lr)
     assert torch.equal(twin.order, env.child.order)
     assert torch.equal(twin.val_x, env.child.val_x)
     for a, b in zip(twin.model.parameters(), env.child.model.parameters()):

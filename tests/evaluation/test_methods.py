@@ -13,7 +13,8 @@ def _lrs(spec, initial_lr=1e-2):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3))
     budget = Budget(STEPS, 5, torch.randn(8, 4), torch.randint(0, 3, (8,)))
-    driver = build_driver(spec, model, initial_lr, budget)
+    optimizer = torch.optim.Adam(model.parameters(), lr=initial_lr)
+    driver = build_driver(spec, model, optimizer, initial_lr, budget)
     lrs = []
     for step in range(1, STEPS + 1):
         lrs.append(driver.lr)
@@ -21,7 +22,9 @@ def _lrs(spec, initial_lr=1e-2):
         driver.optimizer.zero_grad()
         loss.backward()
         driver.optimizer.step()
-        driver.after_step(loss.item(), 1.0 if step % 5 == 0 else None)
+        driver.after_step(loss.item())
+        if step % 5 == 0:
+            driver.after_validation(1.0)
     return lrs
 
 

@@ -4,13 +4,14 @@ import csv
 from dataclasses import replace
 
 import pytest
+import torch
 
 from lrctl.config import env_config
 from lrctl.envs import LRControlEnv
 from lrctl.evaluation.outputs import write_outputs
 from lrctl.evaluation.protocol import evaluate, plan_for
 from lrctl.policy import save_policy
-from lrctl.rollout import run_episode
+from lrctl.evaluation.episodes import run_episode
 from tests.policy_helpers import make_policy
 
 ENV = dict(child_steps=20, steps_per_action=5, batch_size=16, val_subset_size=32)
@@ -41,16 +42,51 @@ def test_every_method_runs_on_every_seed_and_lr(tiny_result):
     assert all(len(r.lrs) == 20 and len(r.val_losses) == 5 for r in tiny_result.runs)
 
 
-def test_learned_policy_run_is_the_environment_episode_with_that_seed(tiny_result, policy_path):
+def _assert_learned_runs_are_the_environment_episodes(runs, policy_path, env_cfg):
+    """Bit for bit on a CPU: the evaluation trains the environment's child with the setting's optimizer."""
     from lrctl.policy import load_policy
 
     policy = load_policy(policy_path)
-    env = LRControlEnv("digits-mlp", **ENV)
-    for run in (r for r in tiny_result.runs if r.method == "learned"):
-        episode = run_episode(env, policy.act, run.seed, run.initial_lr)
-        assert run.lrs[::5] == episode.lrs[1:]
-        assert run.val_losses == pytest.approx(episode.val_losses, rel=1e-6)
-        assert run.final["final_val_loss"] == pytest.approx(episode.final["final_val_loss"], rel=1e-6)
+    env = LRControlEnv(env_cfg)
+    learned = [r for r in runs if r.method == "learned"]
+    assert learned
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the evaluation's thread count: bit for bit needs the same one
+    try:
+        episodes = [run_episode(env, policy.act, run.seed, run.initial_lr) for run in learned]
+    finally:
+        torch.set_num_threads(threads)
+    for run, episode in zip(learned, episodes):
+        assert run.lrs == episode.lrs
+        assert run.train_losses == episode.train_losses
+        assert run.val_steps == episode.val_steps
+        assert run.val_losses == episode.val_losses
+        assert run.final == episode.final
+
+
+def test_learned_policy_run_is_the_environment_episode_with_that_seed(tiny_result, tiny_plan, policy_path):
+    _assert_learned_runs_are_the_environment_episodes(tiny_result.runs, policy_path, tiny_plan.env)
+
+
+@pytest.fixture(scope="module")
+def sgd_plan(policy_path):
+    env = env_config("digits-mlp", optimizer="sgd", momentum=0.9, **ENV)
+    return plan_for(env, policy_path, seeds=[11, 12], initial_lrs=[1e-1, 1e-2], workers=1, include_peers=False)
+
+
+def test_sgd_setting_trains_sgd_children_in_both_evaluation_modes(sgd_plan, policy_path):
+    one_by_one = evaluate(sgd_plan)
+    _assert_learned_runs_are_the_environment_episodes(one_by_one.runs, policy_path, sgd_plan.env)
+    batched = evaluate(replace(sgd_plan, batched=True))
+    for a, b in zip(batched.runs, one_by_one.runs):
+        assert (a.method, a.seed, a.initial_lr) == (b.method, b.seed, b.initial_lr)
+        assert a.lrs == pytest.approx(b.lrs, rel=1e-9)
+        assert a.val_losses == pytest.approx(b.val_losses, rel=1e-4)
+    assert "clara-sgd" in one_by_one.methods and "clara-adam" not in one_by_one.methods
+    adam = {(r.method, r.seed, r.initial_lr): r.val_losses for r in evaluate(replace(
+        sgd_plan, env=replace(sgd_plan.env, optimizer="adam"))).runs}
+    assert all(r.val_losses != adam[(r.method.replace("sgd", "adam"), r.seed, r.initial_lr)]
+               for r in one_by_one.runs)  # the optimizer reaches every method
 
 
 def test_batched_evaluation_runs_the_policy_as_batched_children_with_the_same_results(tiny_plan, tiny_result):

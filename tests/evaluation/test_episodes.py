@@ -1,10 +1,11 @@
-"""Episode records: one environment at a time, and many episodes as children of one batched pass."""
+"""Episodes driven through the environment: one at a time, and many as children of one batched pass."""
 
 import pytest
 
 from lrctl.config import env_config
 from lrctl.envs import LRControlEnv
-from lrctl.rollout import constant_lr, run_episode, run_episodes_batched
+from lrctl.actions import keep_action
+from lrctl.evaluation.episodes import run_episode, run_episodes_batched
 from tests.conftest import SMALL_ENV
 from tests.policy_helpers import make_policy
 
@@ -21,8 +22,9 @@ def test_batched_episodes_equal_single_environment_episodes(digits_like, mode):
     for a, b in zip(batched, singles):
         assert (a.seed, a.initial_lr) == (b.seed, b.initial_lr)
         assert a.lrs == pytest.approx(b.lrs, rel=1e-9)
-        assert len(a.step_train_losses) == SMALL_ENV["child_steps"]
-        assert a.step_train_losses == pytest.approx(b.step_train_losses, rel=1e-4)
+        assert len(a.train_losses) == SMALL_ENV["child_steps"]
+        assert a.train_losses == pytest.approx(b.train_losses, rel=1e-4)
+        assert a.val_steps == b.val_steps
         assert a.val_losses == pytest.approx(b.val_losses, rel=1e-4)
         assert a.total_reward == pytest.approx(b.total_reward, rel=1e-4)
         assert a.final["final_val_loss"] == pytest.approx(b.final["final_val_loss"], rel=1e-4)
@@ -32,6 +34,8 @@ def test_batched_episodes_equal_single_environment_episodes(digits_like, mode):
 def test_a_diverging_batched_episode_ends_alone(digits_like):
     kwargs = {**SMALL_ENV, "optimizer": "sgd", "momentum": 0.0, "lr_max": 1e12}
     cfg = env_config("digits-mlp", **kwargs)
-    records = run_episodes_batched(cfg, constant_lr("discrete"), [(1, 1e12), (2, 1e-3)], data=digits_like)
-    assert records[0].diverged and not records[0].final and len(records[0].lrs) == 2
-    assert not records[1].diverged and len(records[1].lrs) == 1 + SMALL_ENV["child_steps"] // 5
+    records = run_episodes_batched(cfg, lambda obs: keep_action("discrete"), [(1, 1e12), (2, 1e-3)],
+                                   data=digits_like)
+    assert records[0].diverged and not records[0].final and len(records[0].val_losses) == 2
+    assert not records[1].diverged and len(records[1].lrs) == SMALL_ENV["child_steps"]
+    assert records[1].val_steps == list(range(0, SMALL_ENV["child_steps"] + 1, 5))

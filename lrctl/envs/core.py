@@ -1,0 +1,172 @@
+"""The episode core: the rules of a controller decision, written once for K children.
+
+`LRControlEnv` is this core over one child (K = 1); `BatchedLRControlVecEnv` over K children trained in
+one batched pass. Everything a decision means lives here and nowhere else:
+
+- the episode start: child seed and initial LR from the episode's seeded RNG (`episode_start`), the
+  first observation (zeros where the initial child already overflows);
+- the LR step: the action, optional noise on the log of the change, the cap, the clamp (`next_lr`);
+- the reward (`decision_reward`, the `reward` option), the divergence rule and its penalty;
+- the info dict, and the end-of-episode metrics.
+
+Children are anything with the `Children` interface; observations come from `lrctl.features`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from gymnasium.utils import seeding
+
+from lrctl.actions import next_lr
+from lrctl.config import REWARDS, EnvConfig
+from lrctl.data import DatasetSplits
+from lrctl.envs.child import episode_start, final_metrics
+from lrctl.features import FEATURE_NAMES, FeatureTracker, mean_train_loss
+
+
+class Children(Protocol):
+    """K child networks trained side by side, each with its own seed, LR and step count."""
+
+    k: int
+    data: DatasetSplits
+
+    def reset_child(self, i: int, seed: int, lr: float) -> None: ...
+    def set_lrs(self, lrs: np.ndarray) -> None: ...
+    def train(self, n_steps: int) -> torch.Tensor: ...  # (K, n_steps) training losses
+    def val_logits(self) -> torch.Tensor: ...  # (K, N, C)
+    def val_labels(self) -> torch.Tensor: ...  # (K, N)
+    def output_weight(self) -> torch.Tensor: ...  # (K, ...)
+    def finite(self) -> np.ndarray: ...  # (K,) bool: every parameter finite
+    def step_counts(self) -> np.ndarray: ...  # (K,) child steps taken this episode
+    def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
+
+
+def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray) -> np.ndarray:
+    """The reward of a decision, from the validation loss before it and after it.
+
+    `val_loss`: -L[t] (the paper's; the return is the area under the validation curve);
+    `improvement`: L[t-1] - L[t]; `log_improvement`: log L[t-1] - log L[t]. The last two telescope: with
+    gamma = 1 the return is L[0] - L[T] or log(L[0] / L[T]), the final loss users judge by.
+    """
+    if kind == "val_loss":
+        return -val_loss
+    if kind == "improvement":
+        return prev_val_loss - val_loss
+    if kind == "log_improvement":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(prev_val_loss) - np.log(val_loss)
+    raise ValueError(f"unknown reward {kind!r}; allowed: {', '.join(REWARDS)}")
+
+
+@dataclass
+class Decision:
+    """What one decision of the K children gave: the arrays a VecEnv returns, and one info per child."""
+
+    obs: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    infos: list[dict[str, Any]]
+
+
+class EpisodeCore:
+    """Episodes of K children under one `EnvConfig`: start them, and take a decision for all of them.
+
+    Each child has its own seeded RNG (`rngs[i]`: the child seed, the initial LR draw and the LR noise
+    come from it, as from Gymnasium's `env.np_random`), LR, and episode state.
+    """
+
+    def __init__(self, cfg: EnvConfig, children: Children, feature_names: Sequence[str] = FEATURE_NAMES) -> None:
+        self.cfg = cfg
+        self.children = children
+        self.k = children.k
+        self.n_decisions = cfg.child_steps // cfg.steps_per_action
+        self.tracker = FeatureTracker(self.k, feature_names)
+        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.k)]
+        self.lrs = np.full(self.k, math.nan)
+        self.initial_lrs = np.full(self.k, math.nan)
+        self.decisions = np.zeros(self.k, dtype=np.int64)
+        self.running = np.zeros(self.k, dtype=bool)
+        self._val_losses = np.full(self.k, math.nan)
+        self.last_obs = np.zeros((self.k, len(self.tracker.feature_names)), dtype=np.float32)
+
+    def start(self, indices: Sequence[int], seeds: Sequence[int | None] | None = None,
+              initial_lrs: Sequence[Any] | None = None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
+        """Start a new episode of children `indices`; returns all K last observations and their infos.
+
+        `seeds[j]` reseeds child indices[j]'s RNG (None: go on with it); `initial_lrs[j]` chooses its
+        initial LR (None: drawn from `cfg.initial_lrs`).
+        """
+        for j, i in enumerate(indices):
+            if seeds is not None and seeds[j] is not None:
+                self.rngs[i] = seeding.np_random(int(seeds[j]))[0]
+            child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
+            self.children.reset_child(i, child_seed, lr)
+            self.lrs[i] = self.initial_lrs[i] = lr
+            self.decisions[i] = 0
+            self.running[i] = True
+        obs, val_losses = self._observe(None, starting=indices)
+        rows = list(indices)
+        # An initial child that already overflows shows zeros rather than non-finite values.
+        self.last_obs[rows] = np.where(np.isfinite(obs[rows]), obs[rows], 0.0)
+        self._val_losses[rows] = val_losses[rows]
+        infos = {i: {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
+                     "train_loss": float(val_losses[i]), "val_loss": float(val_losses[i]), "child_step": 0,
+                     "diverged": False} for i in rows}
+        return self.last_obs.copy(), infos
+
+    def step(self, actions: Sequence[Any]) -> Decision:
+        """Scale every child's LR by its action, train `steps_per_action` steps, observe, reward.
+
+        A child whose loss or weights become non-finite ends its episode with `info["diverged"]`, a
+        reward of `-divergence_penalty` for every decision left (ending early never pays) and its last
+        finite observation; a child that reaches `child_steps` ends with the end-of-run metrics in its
+        info. Ended children stay ended until `start`.
+        """
+        cfg, k = self.cfg, self.k
+        if not self.running.all():
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        for i in range(k):
+            noise = float(self.rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
+            self.lrs[i] = next_lr(float(self.lrs[i]), actions[i], cfg.action_mode, cfg.max_change, cfg.lr_min,
+                                  cfg.lr_max, noise)
+        self.children.set_lrs(self.lrs)
+        losses = self.children.train(cfg.steps_per_action)
+        train_loss = mean_train_loss(losses)
+        obs, val_losses = self._observe(train_loss)
+        finite = self.children.finite() & np.isfinite(obs).all(axis=1)
+        steps = self.children.step_counts()
+        train_losses = train_loss.cpu().numpy()
+        step_losses = losses.cpu().numpy()
+        self.decisions += 1
+        rewards = decision_reward(cfg.reward, self._val_losses, val_losses).astype(np.float32)
+        terminated = ~finite | (steps >= cfg.child_steps)
+        infos: list[dict[str, Any]] = []
+        for i in range(k):
+            info: dict[str, Any] = {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
+                                    "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
+                                    "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
+                                    "diverged": not finite[i]}
+            if not finite[i]:
+                rewards[i] = -cfg.divergence_penalty * (self.n_decisions - self.decisions[i] + 1)
+                obs[i] = self.last_obs[i]  # non-finite values never reach the policy or VecNormalize
+            elif terminated[i]:
+                info.update(final_metrics(functools.partial(self.children.evaluate, i), self.children.data))
+            infos.append(info)
+        self.last_obs = obs
+        self._val_losses = val_losses
+        self.running &= ~terminated
+        return Decision(obs.copy(), rewards, terminated, infos)
+
+    def _observe(self, train_loss: torch.Tensor | None,
+                 starting: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        children = self.children
+        fractions = children.step_counts() / self.cfg.child_steps
+        return self.tracker.observe(children.val_logits(), children.val_labels(), children.output_weight(),
+                                    train_loss, self.lrs, fractions, starting=starting)
