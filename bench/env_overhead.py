@@ -61,15 +61,15 @@ def bare_episode(child: ChildRun, steps: int, every: int) -> None:
 def time_bare(env: LRControlEnv, seeds: list[int]) -> float:
     """The bare loop's episodes, set-up included (model init, optimizer, batch order, validation
     subset: what any training loop needs, and what the env's reset does besides its first observation)."""
-    from lrctl.envs.child import episode_child_seed
+    from lrctl.envs.child import episode_rng, episode_start
+    from lrctl.settings import get_setting
 
     cfg = env.config
-    model_name = env._setting.model
+    model_name = get_setting(cfg.setting).model
     total = 0.0
     for seed in seeds:
         start = time.perf_counter()
-        child = ChildRun(env.data, model_name, seed=episode_child_seed(seed), lr=1e-3, steps=cfg.child_steps,
-                         batch_size=cfg.batch_size, val_subset_size=cfg.val_subset_size)
+        child = ChildRun.for_episode(cfg, env.data, model_name, *episode_start(cfg, episode_rng(seed), 1e-3))
         bare_episode(child, cfg.child_steps, cfg.steps_per_action)
         total += time.perf_counter() - start
     return total

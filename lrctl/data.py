@@ -65,6 +65,8 @@ class DatasetSplits:
 
         `index_select` on the flattened indices: on a CPU several times faster than `train_x[idx]`.
         """
+        if idx.dim() == 1:
+            return self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
         flat = idx.reshape(-1)
         x = self.train_x.index_select(0, flat).view(*idx.shape, *self.train_x.shape[1:])
         return x, self.train_y.index_select(0, flat).view(idx.shape)

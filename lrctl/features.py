@@ -46,15 +46,28 @@ def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
     return losses.detach().to(torch.float64).mean(dim=-1)
 
 
+def mode_matters(model: nn.Module) -> bool:
+    """Whether `model`'s forward pass depends on train/eval mode (BatchNorm, Dropout)."""
+    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
+
+
 @torch.no_grad()
-def forward_in_eval_mode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Logits of `model` on `x` in eval mode, in chunks; the model's train/eval mode is restored."""
+def forward_in_eval_mode(model: nn.Module, x: torch.Tensor, switch_mode: bool = True) -> torch.Tensor:
+    """Logits of `model` on `x` in eval mode, in chunks; the model's train/eval mode is restored.
+
+    `switch_mode=False` skips the switch for a model whose forward pass does not depend on the mode
+    (`mode_matters`): the switch walks every module, which costs as much as a small model's forward pass.
+    """
     was_training = model.training
-    model.eval()
+    if switch_mode:
+        model.eval()
     try:
+        if len(x) <= _EVAL_CHUNK:
+            return model(x)
         return torch.cat([model(x[i:i + _EVAL_CHUNK]) for i in range(0, len(x), _EVAL_CHUNK)])
     finally:
-        model.train(was_training)
+        if switch_mode:
+            model.train(was_training)
 
 
 class FeatureTracker:
@@ -80,7 +93,6 @@ class FeatureTracker:
         prev = state.get("prev_probs")
         self._prev_probs = None if prev is None else prev.to(device)
 
-    @torch.no_grad()
     def observe(
         self,
         logits: torch.Tensor,
@@ -102,7 +114,8 @@ class FeatureTracker:
                 forgotten and the validation loss stands in for the training loss); None: a decision of
                 every model. Only the rows of `starting` are meaningful then.
 
-        Non-finite values are returned as they are: callers decide.
+        Non-finite values are returned as they are: callers decide. No input may require grad (the
+        logits of a forward pass under `torch.no_grad`, as `forward_in_eval_mode` gives them).
         """
         first = starting is not None
         values, probs = model_features(logits, labels, None if first else self._prev_probs, output_weight,
@@ -111,7 +124,7 @@ class FeatureTracker:
             self._prev_probs = probs
         else:
             self._prev_probs[list(starting)] = probs[list(starting)]
-        rows = values.cpu().numpy()  # the one device sync of an observation
+        rows = values.cpu().numpy().astype(np.float64)  # the one device sync of an observation
         with np.errstate(divide="ignore", invalid="ignore"):
             log_lrs = np.log10(np.asarray(lrs, dtype=np.float64))
         full = np.concatenate([rows, log_lrs[:, None], np.asarray(budget_fractions, dtype=np.float64)[:, None]],
@@ -119,16 +132,26 @@ class FeatureTracker:
         return full[:, self._index].astype(np.float32), rows[:, 1]
 
 
-@torch.no_grad()
+def _losses_and_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K,) mean cross-entropy and (K, N, C) softmax probabilities of (K, N, C) logits, in one pass.
+
+    Written out (max shift, exp, sum) because at a validation subset's size (classes in the tens) the
+    fused softmax and cross-entropy kernels cost several times these few elementwise operations.
+    """
+    shifted = logits - logits.amax(dim=2, keepdim=True)
+    exp = shifted.exp()
+    total = exp.sum(dim=2, keepdim=True)
+    log_probs = shifted - total.log()
+    losses = -log_probs.gather(2, labels.unsqueeze(2)).mean(dim=(1, 2))
+    return losses, exp / total
+
+
 def validation_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """(K,) mean cross-entropy of K models' (K, N, C) logits on (K, N) labels: the observed validation
     loss, computed the same way wherever a validation loss is recorded."""
-    k, n, c = logits.shape
-    losses = F.cross_entropy(logits.float().reshape(k * n, c), labels.reshape(k * n), reduction="none")
-    return losses.view(k, n).mean(dim=1)
+    return _losses_and_probs(logits.float(), labels)[0]
 
 
-@torch.no_grad()
 def model_features(
     logits: torch.Tensor,
     val_y: torch.Tensor,
@@ -144,21 +167,19 @@ def model_features(
         output_weight: (K, ...) output-layer weights.
         train_loss: (K,) interval mean training losses, or None (the validation loss stands in).
 
-    Returns (values, probs): values (K, 6) float64 in FEATURE_NAMES order up to output_weight_var, and
+    Returns (values, probs): values (K, 6) float32 in FEATURE_NAMES order up to output_weight_var, and
     the probabilities to pass as `prev_probs` next time.
     """
     # One batched reduction per feature over all K children (a per-child loop cost K times the
-    # kernel launches); batched and single environments agree to float rounding.
+    # kernel launches), and as few operations as the features allow: at the size of a validation
+    # subset each costs its launch more than its arithmetic.
     logits = logits.float()
     k = logits.shape[0]
-    probs = logits.softmax(dim=2)
-    val_loss = validation_losses(logits, val_y)
-    change_var = torch.zeros(k, device=probs.device) if prev_probs is None else \
-        (probs - prev_probs).reshape(k, -1).var(dim=1, correction=0)
-    weight = output_weight.detach().float().reshape(k, -1)
-    model_based = torch.stack([
-        val_loss, probs.reshape(k, -1).var(dim=1, correction=0), change_var,
-        weight.mean(dim=1), weight.var(dim=1, correction=0),
-    ], dim=1).double()
-    train = val_loss.double() if train_loss is None else train_loss.to(val_loss.device, torch.float64)
-    return torch.cat([train.unsqueeze(1), model_based], dim=1), probs
+    val_loss, probs = _losses_and_probs(logits, val_y)
+    flat = probs.view(k, -1)
+    change_var = flat.new_zeros(k) if prev_probs is None else \
+        (flat - prev_probs.view(k, -1)).var(dim=1, correction=0)
+    weight_var, weight_mean = torch.var_mean(output_weight.detach().float().reshape(k, -1), dim=1, correction=0)
+    train = val_loss if train_loss is None else train_loss.to(val_loss.device, torch.float32)
+    values = torch.stack([train, val_loss, flat.var(dim=1, correction=0), change_var, weight_mean, weight_var], dim=1)
+    return values, probs

@@ -31,6 +31,7 @@ from lrctl.device import resolve_device
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
 from lrctl.envs.core import EpisodeCore
 from lrctl.envs.lr_control import action_space, observation_space
+from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer
 from lrctl.settings import get_setting
 
@@ -61,7 +62,7 @@ def _transposed_gradients(forward: Callable[..., torch.Tensor], template: nn.Mod
 
 def supports_batching(model: nn.Module) -> bool:
     """False for children whose forward pass depends on train/eval mode (BatchNorm, Dropout)."""
-    return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
+    return not mode_matters(model)
 
 
 def batchable(setting: str, otherwise: str) -> bool:

@@ -14,7 +14,7 @@ from torch import nn
 
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
-from lrctl.features import forward_in_eval_mode
+from lrctl.features import forward_in_eval_mode, mode_matters
 from lrctl.models import build_model, find_output_layer
 
 
@@ -108,6 +108,20 @@ def validation_subset(n_val: int, size: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_val, generator=generator)[:size].sort().values
 
 
+def _flatten_parameters(model: nn.Module) -> torch.Tensor:
+    """Move `model`'s parameters into one flat tensor (each parameter a view of it) and return it.
+
+    One reduction over it checks every weight at once (a sum per parameter costs a launch each).
+    """
+    params = list(model.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset:offset + p.numel()].view_as(p)
+        offset += p.numel()
+    return flat
+
+
 class ChildRun:
     """A child network under training with a settable learning rate.
 
@@ -133,6 +147,8 @@ class ChildRun:
         self.data = data
         self.model = build_child_model(model_name, data.num_classes, seeds.init, device)
         self.model.train()
+        self._switch_mode = mode_matters(self.model)
+        self._flat = _flatten_parameters(self.model)  # before the optimizer takes the parameters
         self.optimizer = build_optimizer(self.model, optimizer, lr, momentum)
         self.order = batch_order(len(data.train_x), batch_size, steps, seeds.batches, device)
         subset = validation_subset(len(data.val_x), val_subset_size, seeds.val_subset).to(device)
@@ -174,13 +190,13 @@ class ChildRun:
     @torch.no_grad()
     def weights_finite(self) -> bool:
         """True when every parameter is finite (one reduction, one sync)."""
-        total = torch.stack([p.detach().float().sum() for p in self.model.parameters()]).sum()
+        total = self._flat.sum()
         return bool(torch.isfinite(total))
 
     @torch.no_grad()
     def val_logits(self) -> torch.Tensor:
         """(N, C) float logits on the validation subset, in eval mode."""
-        return forward_in_eval_mode(self.model, self.val_x).float()
+        return forward_in_eval_mode(self.model, self.val_x, self._switch_mode).float()
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
