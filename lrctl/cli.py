@@ -40,7 +40,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: 200000..200004)")
     p.add_argument("--initial-lrs", type=float, nargs="+", help="initial LRs (default: the setting's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one environment key, e.g. --set child_steps=200 (repeatable)")
+                   help="override one environment key as for training, e.g. --set env.child_steps=200 "
+                        "(repeatable)")
     p.add_argument("--out", help="output folder (default: eval/SETTING)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
@@ -98,34 +99,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from lrctl.config import config_from_dict, env_config, load_config, parse_override
     from lrctl.data import ensure_data
     from lrctl.evaluation.outputs import write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
-    from lrctl.policy import load_policy, shipped_policy_path
+    from lrctl.evaluation.setup import resolve_environment
 
-    if args.run_dir:
-        run_dir = Path(args.run_dir)
-        env = load_config(run_dir / "config.yaml").env
-        if args.setting and args.setting != env.setting:
-            env = env_config(args.setting)
-        policy = args.policy or str(run_dir / "policy.pt")
-    else:
-        setting = args.setting or "digits-mlp"
-        policy = args.policy or str(shipped_policy_path(setting))
-        spec = load_policy(policy).spec
-        same = spec.setting == setting
-        env = config_from_dict({"env": {"setting": setting, **(
-            {"child_steps": spec.child_steps, "steps_per_action": spec.steps_per_action} if same else {})}}).env
-    load_policy(policy)  # fail early, with one line, on a bad policy file
-    if args.overrides:
-        from lrctl.config import to_dict
-
-        data = to_dict(env)
-        for text in args.overrides:
-            path, value = parse_override(text)
-            data[".".join(path)] = value
-        env = config_from_dict({"env": data}).env
+    env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
     ensure_data(env)  # and on a missing dataset, before any worker starts
     if args.workers < 1:
         raise _UsageError(f"--workers must be >= 1, got {args.workers}")

@@ -346,6 +346,24 @@ def config_from_dict(data: Any, overrides: typing.Sequence[str] = ()) -> TrainCo
     return validate(_build(TrainConfig, data, "", base))
 
 
+def env_with_overrides(env: EnvConfig, overrides: typing.Sequence[str]) -> EnvConfig:
+    """`env` with `env.KEY=VALUE` overrides (the names `train --set` uses), checked like a config file.
+
+    Naming another setting (`env.setting=...`) starts from that setting's defaults.
+    """
+    data: dict[str, Any] = {"env": to_dict(env)}
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) != 2 or path[0] != "env":
+            raise ConfigError(f"override {text!r}: only environment keys can be set here, as env.KEY=VALUE "
+                              "(e.g. env.child_steps=200)")
+        if path[1] == "setting":
+            data = {"env": {"setting": value, **{k: v for k, v in data["env"].items()
+                                                 if k in ("device", "data_root", "download")}}}
+        _merge(data, path, value)
+    return config_from_dict(data).env
+
+
 def load_config(path: str | os.PathLike[str] | None, overrides: typing.Sequence[str] = ()) -> TrainConfig:
     """Load a YAML config file (None: the built-in default) and apply `key=value` overrides."""
     if path is None:

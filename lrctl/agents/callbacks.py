@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,6 @@ class EpisodeStatsCallback(BaseCallback):
         super().__init__()
         self.episodes = episodes
         self.diverged = diverged
-        self.diverged_by_lr: Counter[float] = Counter()
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
@@ -33,7 +31,6 @@ class EpisodeStatsCallback(BaseCallback):
             self.logger.record_mean(f"episode/final_lr/{tag}", info["lr"])
             if info.get("diverged"):
                 self.diverged += 1
-                self.diverged_by_lr[info.get("initial_lr", float("nan"))] += 1
             else:
                 self.logger.record_mean("episode/final_val_loss", info["final_val_loss"])
                 self.logger.record_mean(f"episode/final_val_loss/{tag}", info["final_val_loss"])

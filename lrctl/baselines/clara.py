@@ -126,7 +126,6 @@ class _Clara(Optimizer):
                 if group["lr_max"] is not None:
                     new_lr = min(group["lr_max"], new_lr)
                 group["lr"] = new_lr
-                group["path_ratio"] = ratio
         return loss
 
 

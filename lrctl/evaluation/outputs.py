@@ -53,12 +53,21 @@ def curves_rows(result: EvaluationResult) -> list[list[object]]:
     return rows
 
 
+def _display_path(path: str) -> str:
+    """`path` relative to the working directory where it lies below it (no machine paths in results)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     """Per initial LR: mean and std of each metric, rank, and the learned policy's wins per baseline."""
     plan = result.plan
     lines = [f"# Evaluation: {plan.env.setting}", ""]
     if commands:
-        lines += ["Command:", "", "```", commands, "```", ""]
+        lines += ["Command (it also writes `curves.csv`, the per-step LR and losses, which results folders in git "
+                  "leave out):", "", "```", commands, "```", ""]
     lines += [
         f"- Budget {plan.env.child_steps} child steps (optimizer {plan.env.optimizer} unless the method brings "
         "its own), "
@@ -66,7 +75,7 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         f"{plan.env.steps_per_action} steps",
         f"- Held-out evaluation seeds: {', '.join(map(str, plan.seeds))}; tuning seeds: "
         f"{', '.join(map(str, plan.tuning_seeds))}",
-        f"- Policy: {plan.policy_path or 'none'}",
+        f"- Policy: {_display_path(plan.policy_path) if plan.policy_path else 'none'}",
         f"- Tuned on validation (tuning seeds): best constant LR {result.best_constant_lr:g}; CLARA damping d "
         + ", ".join(f"{d:g} at initial LR {lr:g}" for lr, d in result.clara_damping.items()),
         "",

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from lrctl.config import EnvConfig
+from lrctl.config import ConfigError, EnvConfig
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
                                       standard_methods)
 from lrctl.evaluation.records import RunResult
@@ -99,5 +99,5 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
         chosen = chosen[:2]
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
-        raise ValueError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
+        raise ConfigError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
     return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched)

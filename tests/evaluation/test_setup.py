@@ -1,0 +1,36 @@
+"""What an evaluation runs on: environment resolution and the `env.KEY=VALUE` grammar shared with training."""
+
+import pytest
+
+from lrctl.cli import main
+from lrctl.config import ConfigError
+from lrctl.evaluation.setup import resolve_environment
+from lrctl.policy import shipped_policy_path
+
+
+def test_default_is_digits_with_the_shipped_policy_and_its_budget():
+    env, policy = resolve_environment()
+    assert env.setting == "digits-mlp" and policy == str(shipped_policy_path("digits-mlp"))
+    assert env.child_steps == 500
+
+
+def test_overrides_use_the_training_names():
+    env, _ = resolve_environment(overrides=["env.child_steps=100", "env.optimizer=sgd"])
+    assert (env.child_steps, env.optimizer) == (100, "sgd")
+
+
+def test_naming_another_setting_starts_from_its_defaults():
+    env, _ = resolve_environment(policy=str(shipped_policy_path("digits-mlp")), overrides=["env.setting=fmnist-mlp"])
+    assert env.setting == "fmnist-mlp" and env.batch_size == 256 and env.val_subset_size == 1000
+
+
+@pytest.mark.parametrize("bad", ["child_steps=100", "ppo.n_envs=2", "env.child_stepz=100"])
+def test_other_keys_are_refused_by_name(bad):
+    with pytest.raises(ConfigError, match=bad.split("=")[0].split(".")[-1]):
+        resolve_environment(overrides=[bad])
+
+
+def test_cli_refuses_a_bare_key_with_one_line(capsys):
+    assert main(["evaluate", "--set", "child_steps=5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "env.KEY=VALUE" in err
