@@ -30,6 +30,7 @@ OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched")
 REWARDS = ("val_loss", "improvement", "log_improvement")
+FEATURE_SET_NAMES = ("paper", "scale_free", "both")  # lrctl.features.FEATURE_SETS (a test pins it)
 
 
 def default_data_root() -> str:
@@ -67,6 +68,10 @@ class EnvConfig:
     """Upper clamp of the learning rate."""
     val_subset_size: int = 1000
     """Validation samples used for observations and rewards (a fixed subset per episode)."""
+    features: str = "paper"
+    """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
+    episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
+    both."""
     reward: str = "val_loss"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
     the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
@@ -221,6 +226,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
     _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
     _check_choice(f"{p}reward", cfg.reward, REWARDS)
+    _check_choice(f"{p}features", cfg.features, FEATURE_SET_NAMES)
     _check_choice(f"{p}device", cfg.device, DEVICES)
     for key in ("child_steps", "steps_per_action", "batch_size", "val_subset_size"):
         _check_positive(f"{p}{key}", getattr(cfg, key))

@@ -4,6 +4,16 @@ All validation-based features come from one forward pass over a fixed validation
 in eval mode (BatchNorm statistics are not touched). Variances are population variances over all
 elements. `pred_var` is the variance of the softmax probabilities (batch x classes); `pred_change_var` is
 the variance of their change since the previous observation on the same samples (0 at the first).
+
+Two sets: `paper`, the eight features of arXiv 1909.09712 (raw magnitudes: their meaning depends on the
+task), and `scale_free`, quantities that mean the same on any task:
+  log_val_ratio     log(L_val[t] / L_val[0]), against the episode's first validation loss;
+  log_train_ratio   log(L_train[t] / L_val[0]);
+  log_lr_ratio      log(lr / initial lr);
+  val_train_gap     log L_val[t] - log L_train[t];
+  log_val_trend     the change of log L_val per decision over the last `TREND_WINDOW` decisions;
+  budget_fraction   the fraction of the budget used.
+`both` is the union. A policy file names its features, so the scheduler computes what it was trained on.
 """
 
 from __future__ import annotations
@@ -25,17 +35,41 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log10_lr",
     "budget_fraction",
 )
+SCALE_FREE_FEATURES: tuple[str, ...] = (
+    "log_val_ratio",
+    "log_train_ratio",
+    "log_lr_ratio",
+    "val_train_gap",
+    "log_val_trend",
+    "budget_fraction",
+)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "paper": FEATURE_NAMES,
+    "scale_free": SCALE_FREE_FEATURES,
+    "both": FEATURE_NAMES + tuple(n for n in SCALE_FREE_FEATURES if n not in FEATURE_NAMES),
+}
+ALL_FEATURES: tuple[str, ...] = FEATURE_SETS["both"]
+TREND_WINDOW = 5
+"""Decisions over which `log_val_trend` measures the change of the log validation loss."""
 _EVAL_CHUNK = 1024  # validation samples per forward pass (bounds memory for large children)
 
 
 def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
     """Return `names` as a tuple if this lrctl computes all of them, else raise ValueError."""
-    unknown = [n for n in names if n not in FEATURE_NAMES]
+    unknown = [n for n in names if n not in ALL_FEATURES]
     if unknown or not names:
         raise ValueError(
-            f"cannot compute feature(s) {unknown or list(names)}; this lrctl computes: {', '.join(FEATURE_NAMES)}"
+            f"cannot compute feature(s) {unknown or list(names)}; this lrctl computes: {', '.join(ALL_FEATURES)}"
         )
     return tuple(names)
+
+
+def feature_set(name: str) -> tuple[str, ...]:
+    """The feature names of set `name` (paper, scale_free, both)."""
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown feature set {name!r}; allowed: {', '.join(FEATURE_SETS)}") from None
 
 
 def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
@@ -73,25 +107,35 @@ def forward_in_eval_mode(model: nn.Module, x: torch.Tensor, switch_mode: bool = 
 class FeatureTracker:
     """The observation vectors of K models (K = 1 for one model), in `feature_names` order.
 
-    Remembers between calls what a feature needs from earlier observations (the previous validation
-    predictions). The environment, the batched children and the deployed scheduler all observe through
-    this class.
+    Remembers between calls what a feature needs from earlier observations of the episode (the previous
+    validation predictions, the first validation loss, the initial LR, the recent log validation
+    losses). The environment, the batched children and the deployed scheduler all observe through this
+    class.
     """
 
     def __init__(self, k: int, feature_names: Sequence[str] = FEATURE_NAMES) -> None:
         self.k = k
         self.feature_names = check_feature_names(feature_names)
-        self._index = [FEATURE_NAMES.index(n) for n in self.feature_names]
+        self._paper_only = all(n in FEATURE_NAMES for n in self.feature_names)
+        self._index = [FEATURE_NAMES.index(n) for n in self.feature_names] if self._paper_only else []
         self._prev_probs: torch.Tensor | None = None
+        self._first_val = np.full(k, np.nan)
+        self._initial_lr = np.full(k, np.nan)
+        self._log_val_history = np.zeros((k, TREND_WINDOW + 1))  # oldest first
 
     def state_dict(self) -> dict[str, torch.Tensor | None]:
-        """The previous predictions, so a resumed scheduler computes the same next feature."""
-        return {"prev_probs": self._prev_probs}
+        """What the next features depend on, so a resumed scheduler computes the same ones."""
+        return {"prev_probs": self._prev_probs, "first_val": torch.as_tensor(self._first_val),
+                "initial_lr": torch.as_tensor(self._initial_lr),
+                "log_val_history": torch.as_tensor(self._log_val_history)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor | None], device: torch.device | str = "cpu") -> None:
         """Restore what `state_dict` returned, on `device`."""
         prev = state.get("prev_probs")
         self._prev_probs = None if prev is None else prev.to(device)
+        for key in ("first_val", "initial_lr", "log_val_history"):
+            if state.get(key) is not None:
+                setattr(self, f"_{key}", state[key].numpy().astype(np.float64).copy())
 
     def observe(
         self,
@@ -125,11 +169,37 @@ class FeatureTracker:
         else:
             self._prev_probs[list(starting)] = probs[list(starting)]
         rows = values.cpu().numpy().astype(np.float64)  # the one device sync of an observation
+        lrs = np.asarray(lrs, dtype=np.float64)
+        fractions = np.asarray(budget_fractions, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_lrs = np.log10(np.asarray(lrs, dtype=np.float64))
-        full = np.concatenate([rows, log_lrs[:, None], np.asarray(budget_fractions, dtype=np.float64)[:, None]],
-                              axis=1)
-        return full[:, self._index].astype(np.float32), rows[:, 1]
+            log_lrs = np.log10(lrs)
+            if self._paper_only:
+                full = np.concatenate([rows, log_lrs[:, None], fractions[:, None]], axis=1)
+                return full[:, self._index].astype(np.float32), rows[:, 1]
+            columns = dict(zip(FEATURE_NAMES, np.concatenate([rows, log_lrs[:, None], fractions[:, None]],
+                                                             axis=1).T))
+            columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
+        return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
+
+    def _scale_free(self, train: np.ndarray, val: np.ndarray, lrs: np.ndarray,
+                    starting: Sequence[int] | None) -> dict[str, np.ndarray]:
+        """The scale-free features; updates the episode state they depend on."""
+        log_val = np.log(val)
+        if starting is not None:
+            rows = list(starting)
+            self._first_val[rows] = val[rows]
+            self._initial_lr[rows] = lrs[rows]
+            self._log_val_history[rows] = log_val[rows, None]
+        else:
+            self._log_val_history = np.concatenate([self._log_val_history[:, 1:], log_val[:, None]], axis=1)
+        log_first = np.log(self._first_val)
+        return {
+            "log_val_ratio": log_val - log_first,
+            "log_train_ratio": np.log(train) - log_first,
+            "log_lr_ratio": np.log(lrs / self._initial_lr),
+            "val_train_gap": log_val - np.log(train),
+            "log_val_trend": (self._log_val_history[:, -1] - self._log_val_history[:, 0]) / TREND_WINDOW,
+        }
 
 
 def _losses_and_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from lrctl.features import (FEATURE_NAMES, FeatureTracker, check_feature_names, forward_in_eval_mode,
-                            mean_train_loss)
+from lrctl.config import FEATURE_SET_NAMES
+from lrctl.features import (FEATURE_NAMES, FEATURE_SETS, TREND_WINDOW, FeatureTracker, check_feature_names,
+                            feature_set, forward_in_eval_mode, mean_train_loss)
 
 
 def _softmax(z):
@@ -116,3 +117,52 @@ def test_starting_one_child_keeps_the_others_previous_predictions():
     p_first, p_later = first[0].softmax(1), later[0].softmax(1)
     assert change[0] == pytest.approx(float((p_later - p_first).var(correction=0)), rel=1e-5)  # since its start
     assert change[1] == 0.0  # since its restart
+
+
+def test_config_names_every_feature_set():
+    assert FEATURE_SET_NAMES == tuple(FEATURE_SETS)
+
+
+def test_scale_free_features_by_hand():
+    """log ratios to the first validation loss and the initial LR, gap, trend over the window."""
+    torch.manual_seed(0)
+    labels = torch.randint(0, 4, (1, 6))
+    weight = torch.randn(1, 4, 3)
+    tracker = FeatureTracker(1, feature_set("scale_free"))
+    logits = [torch.randn(1, 6, 4) * (1 + t) for t in range(TREND_WINDOW + 3)]
+    val = [float(nn.functional.cross_entropy(z[0], labels[0])) for z in logits]
+    first, _ = tracker.observe(logits[0], labels, weight, None, np.array([1e-3]), np.array([0.0]), starting=[0])
+    assert first[0] == pytest.approx([0, 0, 0, 0, 0, 0], abs=1e-6)  # the episode's own reference point
+    for t in range(1, len(logits)):
+        train = torch.tensor([0.5 * t], dtype=torch.float64)
+        obs, _ = tracker.observe(logits[t], labels, weight, train, np.array([2e-3]), np.array([t / 10]))
+        named = dict(zip(feature_set("scale_free"), obs[0]))
+        assert named["log_val_ratio"] == pytest.approx(math.log(val[t] / val[0]), rel=1e-5, abs=1e-6)
+        assert named["log_train_ratio"] == pytest.approx(math.log(0.5 * t / val[0]), rel=1e-5)
+        assert named["log_lr_ratio"] == pytest.approx(math.log(2.0), rel=1e-6)
+        assert named["val_train_gap"] == pytest.approx(math.log(val[t]) - math.log(0.5 * t), rel=1e-5, abs=1e-6)
+        back = val[max(0, t - TREND_WINDOW)]
+        assert named["log_val_trend"] == pytest.approx((math.log(val[t]) - math.log(back)) / TREND_WINDOW,
+                                                       rel=1e-5, abs=1e-6)
+        assert named["budget_fraction"] == pytest.approx(t / 10)
+
+
+def test_scale_free_features_do_not_change_with_the_scale_of_the_learning_rate():
+    """The same curve from another initial LR, moved by the same factors, gives the same observations."""
+    ratios = []
+    for scale in (1.0, 7.0):
+        tracker = FeatureTracker(1, feature_set("scale_free"))
+        logits = torch.zeros(1, 4, 3)
+        labels = torch.zeros(1, 4, dtype=torch.long)
+        weight = torch.zeros(1, 3, 2)
+        tracker.observe(logits, labels, weight, None, np.array([1e-2 * scale]), np.zeros(1), starting=[0])
+        shifted = logits.clone()
+        shifted[..., 0] += 1.0
+        obs, val = tracker.observe(shifted, labels, weight, torch.tensor([float(val_at(shifted)) * 1.2],
+                                   dtype=torch.float64), np.array([1.1e-2 * scale]), np.full(1, 0.5))
+        ratios.append(obs[0])
+    np.testing.assert_allclose(ratios[0], ratios[1], rtol=1e-6)
+
+
+def val_at(logits):
+    return nn.functional.cross_entropy(logits[0], torch.zeros(logits.shape[1], dtype=torch.long))

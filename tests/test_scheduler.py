@@ -17,8 +17,8 @@ from tests.conftest import SMALL_ENV
 from tests.policy_helpers import make_policy
 
 
-def _env_and_child(data, mode, seed=3, lr=1e-3):
-    env = LRControlEnv("digits-mlp", data=data, action_mode=mode, **SMALL_ENV)
+def _env_and_child(data, mode, seed=3, lr=1e-3, features="paper"):
+    env = LRControlEnv("digits-mlp", data=data, action_mode=mode, features=features, **SMALL_ENV)
     obs, _ = env.reset(seed=seed, options={"initial_lr": lr})
     child = env.child
     start = (copy.deepcopy(child.model), child.order.clone(), child.val_x.clone(), child.val_y.clone())
@@ -42,10 +42,11 @@ def _plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=Non
     return lrs, sched, opt
 
 
-@pytest.mark.parametrize("mode", ["discrete", "continuous"])
-def test_lr_sequence_equals_the_environment_exactly(digits_like, mode):
-    policy = make_policy(mode)
-    env, obs, (model, order, vx, vy) = _env_and_child(digits_like, mode)
+@pytest.mark.parametrize("mode,features", [("discrete", "paper"), ("continuous", "paper"),
+                                           ("discrete", "scale_free"), ("continuous", "both")])
+def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features):
+    policy = make_policy(mode, features=features)
+    env, obs, (model, order, vx, vy) = _env_and_child(digits_like, mode, features=features)
     env_lrs, done = [], False
     while not done:
         obs, _, done, _, info = env.step(policy.act(obs))
@@ -55,8 +56,9 @@ def test_lr_sequence_equals_the_environment_exactly(digits_like, mode):
     assert len(set(lrs)) > 1  # the policy did move the LR
 
 
-def test_resuming_from_state_dict_gives_the_same_later_lrs(digits_like):
-    policy = make_policy("continuous")
+@pytest.mark.parametrize("features", ["paper", "scale_free"])
+def test_resuming_from_state_dict_gives_the_same_later_lrs(digits_like, features):
+    policy = make_policy("continuous", features=features)
     _, _, (model, order, vx, vy) = _env_and_child(digits_like, "continuous")
     twin = copy.deepcopy(model)
     full, _, _ = _plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)

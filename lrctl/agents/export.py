@@ -12,13 +12,14 @@ from torch import nn
 
 from lrctl import __version__
 from lrctl.config import EnvConfig, load_config
+from lrctl.features import feature_set
 from lrctl.policy import Policy, PolicyFileError, PolicySpec, build_actor, save_policy
 
 
-def policy_spec(env: EnvConfig, feature_names: tuple[str, ...]) -> PolicySpec:
-    """What a policy trained on `env` with observations `feature_names` was trained for."""
+def policy_spec(env: EnvConfig) -> PolicySpec:
+    """What a policy trained on `env` was trained for, and the features it observes."""
     return PolicySpec(
-        feature_names=tuple(feature_names), action_mode=env.action_mode, max_change=env.max_change,
+        feature_names=feature_set(env.features), action_mode=env.action_mode, max_change=env.max_change,
         lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
         child_steps=env.child_steps, setting=env.setting, initial_lrs=tuple(env.initial_lrs),
         lrctl_version=__version__,
@@ -45,17 +46,14 @@ def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
                   None if log_std is None else log_std.detach().cpu().numpy())
 
 
-def export_policy(model: Any, vecnormalize: Any, env: EnvConfig, feature_names: tuple[str, ...],
-                  out: str | os.PathLike[str]) -> Path:
+def export_policy(model: Any, vecnormalize: Any, env: EnvConfig, out: str | os.PathLike[str]) -> Path:
     """Write the policy file of an in-memory SB3 model and VecNormalize trained on `env`."""
-    return save_policy(policy_from_sb3(model, vecnormalize, policy_spec(env, feature_names)), out)
+    return save_policy(policy_from_sb3(model, vecnormalize, policy_spec(env)), out)
 
 
 def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
     """Write `policy.pt` for the finished run in `run_dir` from its model.zip, vecnormalize.pkl and config."""
     from stable_baselines3 import PPO
-
-    from lrctl.features import FEATURE_NAMES
 
     run_dir = Path(run_dir)
     for name in ("model.zip", "vecnormalize.pkl", "config.yaml"):
@@ -69,4 +67,4 @@ def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     except Exception as err:  # damaged zip or pickle
         detail = (str(err).strip().splitlines() or [""])[0]
         raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {detail}") from None
-    return export_policy(model, vecnormalize, env, FEATURE_NAMES, out or run_dir / "policy.pt")
+    return export_policy(model, vecnormalize, env, out or run_dir / "policy.pt")

@@ -29,7 +29,6 @@ from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
 from lrctl.data import ensure_data
 from lrctl.agents.export import export_policy
 from lrctl.evaluation.report import write_report
-from lrctl.features import FEATURE_NAMES
 
 CONFIG_FILE = "config.yaml"
 NET_ARCH = dict(pi=[32, 32], vf=[32, 32])
@@ -171,7 +170,7 @@ def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
     save_checkpoint(ckpt_dir, model, venv, final)
     write_atomic(run_dir / "model.zip", model.save, suffix=".zip")
     write_atomic(run_dir / "vecnormalize.pkl", venv.save)
-    policy_path = export_policy(model, venv, cfg.env, FEATURE_NAMES, run_dir / "policy.pt")
+    policy_path = export_policy(model, venv, cfg.env, run_dir / "policy.pt")
     venv.close()
     log(f"trained {model.num_timesteps} timesteps in {final['wall_time_s']:.0f} s ({stats.episodes} episodes, "
         f"{stats.diverged} diverged); policy: {policy_path}")

@@ -28,7 +28,7 @@ from lrctl.actions import next_lr
 from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_start, final_metrics
-from lrctl.features import FEATURE_NAMES, FeatureTracker, mean_train_loss
+from lrctl.features import FeatureTracker, feature_set, mean_train_loss
 
 
 class Children(Protocol):
@@ -82,12 +82,12 @@ class EpisodeCore:
     come from it, as from Gymnasium's `env.np_random`), LR, and episode state.
     """
 
-    def __init__(self, cfg: EnvConfig, children: Children, feature_names: Sequence[str] = FEATURE_NAMES) -> None:
+    def __init__(self, cfg: EnvConfig, children: Children) -> None:
         self.cfg = cfg
         self.children = children
         self.k = children.k
         self.n_decisions = cfg.child_steps // cfg.steps_per_action
-        self.tracker = FeatureTracker(self.k, feature_names)
+        self.tracker = FeatureTracker(self.k, feature_set(cfg.features))
         self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.k)]
         self.lrs = np.full(self.k, math.nan)
         self.initial_lrs = np.full(self.k, math.nan)

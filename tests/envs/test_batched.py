@@ -26,9 +26,9 @@ CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("mode,optimizer", [("discrete", "adam"), ("continuous", "sgd")])
-def test_matches_four_single_environments(digits_like, mode, optimizer, device):
-    batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer, device=device)
+@pytest.mark.parametrize("mode,optimizer,features", [("discrete", "adam", "paper"), ("continuous", "sgd", "both")])
+def test_matches_four_single_environments(digits_like, mode, optimizer, features, device):
+    batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer, features=features, device=device)
     np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)
     for _ in range(10):  # two and a half episodes: crosses automatic resets

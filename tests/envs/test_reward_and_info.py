@@ -1,9 +1,12 @@
-"""Reward is minus the validation loss on the fixed subset; info carries the documented keys."""
+"""Rewards (the paper's minus validation loss, and the telescoping variants); info carries the documented keys."""
+
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from lrctl.config import ConfigError
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
 
@@ -54,3 +57,21 @@ def test_step_after_the_end_asks_for_reset(digits_like):
         env.step(2)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(2)
+
+
+@pytest.mark.parametrize("reward", ["improvement", "log_improvement"])
+def test_telescoping_rewards_sum_to_the_gain_over_the_episode(digits_like, reward):
+    env = LRControlEnv("digits-mlp", data=digits_like, reward=reward, **SMALL_ENV)
+    _, info = env.reset(seed=4, options={"initial_lr": 1e-2})
+    first, total, done = info["val_loss"], 0.0, False
+    while not done:
+        _, r, done, _, info = env.step(2)
+        total += r
+    gain = first - info["val_loss"] if reward == "improvement" else math.log(first / info["val_loss"])
+    assert total == pytest.approx(gain, rel=1e-5, abs=1e-6)
+    assert gain > 0  # the child learned, so the return is positive
+
+
+def test_unknown_reward_is_refused_by_name():
+    with pytest.raises(ConfigError, match="reward"):
+        LRControlEnv("digits-mlp", reward="final_loss", **SMALL_ENV)
