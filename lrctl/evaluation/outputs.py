@@ -15,6 +15,7 @@ from pathlib import Path
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, wins
+from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
                  "test_loss", "test_accuracy", "val_auc", "final_lr")
@@ -62,7 +63,7 @@ def _display_path(path: str) -> str:
 
 
 def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
-    """Per initial LR: mean and std of each metric, rank, and the learned policy's wins per baseline."""
+    """Per initial LR: each method's final-loss statistics, rank, and how often the learned policy beats it."""
     plan = result.plan
     lines = [f"# Evaluation: {plan.env.setting}", ""]
     if commands:
@@ -79,10 +80,13 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         f"- Tuned on validation (tuning seeds): best constant LR {result.best_constant_lr:g}; CLARA damping d "
         + ", ".join(f"{d:g} at initial LR {lr:g}" for lr, d in result.clara_damping.items()),
         "",
-        "Columns: final validation loss on the full validation split (lower is better), area under the "
-        "validation-subset curve (mean over decisions: minus the environment's mean reward), test loss and "
-        "accuracy; mean ± std over seeds. Rank by mean final validation loss. Wins: on how many seeds the "
-        "learned policy's final validation loss is lower than the method's.",
+        "Columns: final validation loss on the full validation split (lower is better): mean ± std over "
+        "seeds, a 95% percentile-bootstrap confidence interval of the mean, and the interquartile mean "
+        "(IQM); P(learned better): the probability that the learned policy ends lower than the method on a "
+        "seed (ties count half) with its paired-bootstrap 95% interval, and the seeds it won; area under the "
+        "validation-subset curve (mean over decisions: minus the environment's mean reward under the "
+        "`val_loss` reward); test loss and accuracy. Rank by mean final validation loss. Diverged runs are "
+        "left out of the means and lose every comparison.",
         "",
     ]
     for lr0 in plan.initial_lrs:
@@ -92,8 +96,11 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         for m in methods:
             mine = [r for r in runs if r.method == m]
             ok = [r for r in mine if not r.diverged]
+            finals = [r.final["final_val_loss"] for r in ok]
             stats[m] = {
-                "final": mean_std([r.final["final_val_loss"] for r in ok]),
+                "final": mean_std(finals),
+                "ci": mean_interval(finals),
+                "iqm": iqm(finals),
                 "auc": mean_std([r.val_auc for r in ok]),
                 "test": mean_std([r.final["test_loss"] for r in ok]),
                 "acc": mean_std([r.final["test_accuracy"] for r in ok]),
@@ -102,21 +109,26 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
             }
         ranking = sorted(methods, key=lambda m: (stats[m]["final"][0] if not math.isnan(stats[m]["final"][0])
                                                  else math.inf))
-        learned = {r.seed: r for r in runs if r.method == "learned"}
+        learned = sorted((r for r in runs if r.method == "learned"), key=lambda r: r.seed)
         lines += [f"## Initial LR {lr0:g}", "",
-                  "| rank | method | final val loss | val AUC | test loss | test accuracy | learned wins | diverged "
-                  "| wall s |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| rank | method | final val loss | 95% CI | IQM | P(learned better) | val AUC | test loss "
+                  "| test accuracy | diverged | wall s |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for rank, m in enumerate(ranking, start=1):
-            s = stats[m]
-            wins_text = ""
+            s_ = stats[m]
+            better = ""
             if learned and m != "learned":
-                won, compared = wins(learned.values(), [r for r in runs if r.method == m])
-                wins_text = f"{won}/{compared}"
+                theirs = {r.seed: r for r in runs if r.method == m}
+                paired = [r for r in learned if r.seed in theirs]
+                p = probability_of_improvement([r.final_val_loss for r in paired],
+                                               [theirs[r.seed].final_val_loss for r in paired])
+                won, compared = wins(paired, theirs.values())
+                better = f"{p.value:.2f} [{p.low:.2f}, {p.high:.2f}] ({won}/{compared})"
             lines.append(
-                f"| {rank} | {m} | {s['final'][0]:.4f} ± {s['final'][1]:.4f} | {s['auc'][0]:.4f} ± {s['auc'][1]:.4f} "
-                f"| {s['test'][0]:.4f} ± {s['test'][1]:.4f} | {s['acc'][0]:.4f} ± {s['acc'][1]:.4f} | {wins_text} "
-                f"| {s['diverged']} | {s['wall'][0]:.1f} |"
+                f"| {rank} | {m} | {s_['final'][0]:.4f} ± {s_['final'][1]:.4f} | [{s_['ci'].low:.4f}, "
+                f"{s_['ci'].high:.4f}] | {s_['iqm']:.4f} | {better} | {s_['auc'][0]:.4f} ± {s_['auc'][1]:.4f} "
+                f"| {s_['test'][0]:.4f} ± {s_['test'][1]:.4f} | {s_['acc'][0]:.4f} ± {s_['acc'][1]:.4f} "
+                f"| {s_['diverged']} | {s_['wall'][0]:.1f} |"
             )
         lines.append("")
     lines += ["## Methods", ""] + [f"- `{m}`: {note}" for m, note in result.methods.items()] + [""]

@@ -129,7 +129,7 @@ def test_outputs_are_written_and_results_are_deterministic(tiny_plan, tiny_resul
     rows = list(csv.DictReader(paths["results"].open()))
     assert len(rows) == len(tiny_result.runs)
     summary = paths["summary"].read_text()
-    assert "## Initial LR 0.001" in summary and "learned wins" in summary and "d tuned" in summary
+    assert "## Initial LR 0.001" in summary and "P(learned better)" in summary and "d tuned" in summary
     assert paths["plot_0.01"].stat().st_size > 10_000
 
 
