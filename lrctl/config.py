@@ -55,7 +55,11 @@ class EnvConfig:
     momentum: float = 0.9
     """Momentum of the sgd child optimizer (ignored for adam)."""
     initial_lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
-    """Initial learning rates; each episode draws one at reset."""
+    """Initial learning rates; each episode draws one at reset (unless initial_lr_range is set). The
+    training report and the evaluation start from each of them."""
+    initial_lr_range: tuple[float, ...] = ()
+    """[low, high]: each training episode draws its initial LR log-uniformly from this range instead of
+    from initial_lrs; empty (default): from initial_lrs."""
     action_mode: str = "discrete"
     """discrete: Discrete(3) up/down/keep; continuous: Box(-1, 1) scaling by (1 + max_change) ** a."""
     max_change: float = 0.05
@@ -246,6 +250,11 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
             raise ConfigError(
                 f"{p}initial_lrs[{i}]: {lr} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]"
             )
+    if cfg.initial_lr_range:
+        low_high = cfg.initial_lr_range
+        if len(low_high) != 2 or not cfg.lr_min <= low_high[0] < low_high[1] <= cfg.lr_max:
+            raise ConfigError(f"{p}initial_lr_range: expected [low, high] with lr_min <= low < high <= lr_max "
+                              f"= [{cfg.lr_min}, {cfg.lr_max}], got {list(low_high)}")
     if not 0 < cfg.max_change < 1:
         raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
     if cfg.lr_noise_std < 0:

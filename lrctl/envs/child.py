@@ -48,11 +48,15 @@ def episode_start(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = 
     """The child seed and initial LR of an episode, drawn from the episode's seeded `rng`.
 
     The child seed is drawn first, so it depends on the episode seed alone; then the initial LR is
-    `requested_lr` if given (it must lie in [lr_min, lr_max]), else one of `cfg.initial_lrs`. Every
-    driver of a child (environment, batched children, evaluation) starts an episode through here.
+    `requested_lr` if given (it must lie in [lr_min, lr_max]), else drawn log-uniformly from
+    `cfg.initial_lr_range` if set, else one of `cfg.initial_lrs`. Every driver of a child (environment,
+    batched children, evaluation) starts an episode through here.
     """
     child_seed = int(rng.integers(2**63 - 1))
     if requested_lr is None:
+        if cfg.initial_lr_range:
+            low, high = cfg.initial_lr_range
+            return child_seed, float(math.exp(rng.uniform(math.log(low), math.log(high))))
         return child_seed, float(cfg.initial_lrs[int(rng.integers(len(cfg.initial_lrs)))])
     if isinstance(requested_lr, bool) or not isinstance(requested_lr, (int, float, np.floating, np.integer)):
         raise ValueError(f"initial_lr must be a number, got {requested_lr!r}")

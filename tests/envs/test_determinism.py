@@ -1,6 +1,7 @@
 """reset(seed=s) fixes the whole episode: same seed, same bits; another seed, another episode."""
 
 import numpy as np
+import pytest
 
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
@@ -56,3 +57,19 @@ def test_episode_start_gives_the_child_reset_trains(digits_like):
     assert torch.equal(twin.val_x, env.child.val_x)
     for a, b in zip(twin.model.parameters(), env.child.model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_initial_lr_range_draws_log_uniformly_and_reproducibly(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, initial_lr_range=[1e-4, 1e-2], **SMALL_ENV)
+    lrs = [env.reset(seed=s)[1]["lr"] for s in range(200)]
+    assert all(1e-4 <= lr <= 1e-2 for lr in lrs)
+    logs = np.log10(lrs)
+    assert -3.3 < logs.mean() < -2.7 and (logs < -3.5).any() and (logs > -2.5).any()  # spread over decades
+    assert lrs[:5] == [env.reset(seed=s)[1]["lr"] for s in range(5)]
+
+
+def test_initial_lr_range_must_lie_inside_the_clamp():
+    from lrctl.config import ConfigError
+
+    with pytest.raises(ConfigError, match="initial_lr_range"):
+        LRControlEnv("digits-mlp", initial_lr_range=[1e-3, 10.0], **SMALL_ENV)
