@@ -6,6 +6,7 @@ Every user error ends with one line on stderr naming the bad value and what to d
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -105,12 +106,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lrctl.evaluation.setup import resolve_environment
 
     env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
-    ensure_data(env)  # and on a missing dataset, before any worker starts
-    if args.workers < 1:
-        raise _UsageError(f"--workers must be >= 1, got {args.workers}")
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
                     quick=args.quick, include_peers=not args.no_peers, batched=args.batched)
-    out = Path(args.out or f"eval/{env.setting}")
+    out = _writable_folder(Path(args.out or f"eval/{env.setting}"), "--out")
+    ensure_data(env)  # and on a missing dataset, before any worker starts
     result = evaluate(plan, progress_factory=_progress_bar)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
         "python evaluate.py " + " ".join(sys.argv[1:])
@@ -118,6 +117,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(paths["summary"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def _writable_folder(path: Path, option: str) -> Path:
+    """`path` as a folder this process can write into (created if missing), checked before any compute."""
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"{option} {str(path)!r} is a file; name a folder for the outputs")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".lrctl-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise _UsageError(f"{option} {str(path)!r} cannot be written ({err.strerror}); choose another folder") from None
+    return path
 
 
 def _progress_bar(total: int, label: str):

@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -98,7 +101,20 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
         steps = max(env.steps_per_action, (env.child_steps // 5) // env.steps_per_action * env.steps_per_action)
         env = replace(env, child_steps=steps)
         chosen = chosen[:2]
+    bad_seeds = [s for s in chosen if not 0 <= s < 2**32]
+    if bad_seeds:
+        raise ConfigError(f"evaluation seed {bad_seeds[0]} is out of range; seeds are integers in [0, 2**32)")
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
         raise ConfigError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
+    for lr in lrs:
+        if not (math.isfinite(lr) and env.lr_min <= lr <= env.lr_max):
+            raise ConfigError(f"initial LR {lr!r} must lie in [lr_min, lr_max] = [{env.lr_min}, {env.lr_max}]")
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    useful = os.cpu_count() or 1
+    if workers > useful:
+        warnings.warn(f"{workers} workers asked for, but this machine has {useful} cores; using {useful}",
+                      stacklevel=2)
+        workers = useful
     return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched)

@@ -34,3 +34,21 @@ def test_cli_refuses_a_bare_key_with_one_line(capsys):
     assert main(["evaluate", "--set", "child_steps=5"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "env.KEY=VALUE" in err
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--seeds", "-1"], "-1"), (["--seeds", "300000"], "tuning seeds"), (["--initial-lrs", "nan"], "nan"),
+    (["--initial-lrs", "0"], "initial LR 0"), (["--workers", "0"], "workers"),
+])
+def test_bad_evaluation_arguments_stop_before_any_run(args, named, capsys, tmp_path):
+    assert main(["evaluate", "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err
+    assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_an_output_path_that_is_a_file_stops_before_any_run(capsys, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    assert main(["evaluate", "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_text() == "keep me"
