@@ -172,12 +172,10 @@ class FeatureTracker:
         lrs = np.asarray(lrs, dtype=np.float64)
         fractions = np.asarray(budget_fractions, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_lrs = np.log10(lrs)
+            paper = np.concatenate([rows, np.log10(lrs)[:, None], fractions[:, None]], axis=1)
             if self._paper_only:
-                full = np.concatenate([rows, log_lrs[:, None], fractions[:, None]], axis=1)
-                return full[:, self._index].astype(np.float32), rows[:, 1]
-            columns = dict(zip(FEATURE_NAMES, np.concatenate([rows, log_lrs[:, None], fractions[:, None]],
-                                                             axis=1).T))
+                return paper[:, self._index].astype(np.float32), rows[:, 1]
+            columns = dict(zip(FEATURE_NAMES, paper.T))
             columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
         return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
 

@@ -66,8 +66,9 @@ def episode_start(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = 
     return child_seed, lr
 
 
-def episode_rng(seed: int) -> np.random.Generator:
-    """The RNG of an episode reset with `seed`: Gymnasium's own seeding, as `Env.reset(seed=seed)` makes it."""
+def episode_rng(seed: int | None) -> np.random.Generator:
+    """The RNG of an episode reset with `seed`: Gymnasium's own seeding, as `Env.reset(seed=seed)` makes it
+    (None: an unseeded one)."""
     from gymnasium.utils import seeding
 
     return seeding.np_random(seed)[0]

@@ -22,12 +22,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from gymnasium.utils import seeding
 
 from lrctl.actions import next_lr
 from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
-from lrctl.envs.child import episode_start, final_metrics
+from lrctl.envs.child import episode_rng, episode_start, final_metrics
 from lrctl.features import FeatureTracker, feature_set, mean_train_loss
 
 
@@ -88,7 +87,7 @@ class EpisodeCore:
         self.k = children.k
         self.n_decisions = cfg.child_steps // cfg.steps_per_action
         self.tracker = FeatureTracker(self.k, feature_set(cfg.features))
-        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.k)]
+        self.rngs: list[np.random.Generator] = [episode_rng(None) for _ in range(self.k)]
         self.lrs = np.full(self.k, math.nan)
         self.initial_lrs = np.full(self.k, math.nan)
         self.decisions = np.zeros(self.k, dtype=np.int64)
@@ -105,7 +104,7 @@ class EpisodeCore:
         """
         for j, i in enumerate(indices):
             if seeds is not None and seeds[j] is not None:
-                self.rngs[i] = seeding.np_random(int(seeds[j]))[0]
+                self.rngs[i] = episode_rng(int(seeds[j]))
             child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
             self.children.reset_child(i, child_seed, lr)
             self.lrs[i] = self.initial_lrs[i] = lr

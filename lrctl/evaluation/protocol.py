@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from lrctl.config import ConfigError, EnvConfig
+from lrctl.config import ConfigError, EnvConfig, validate_env
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
                                       standard_methods)
 from lrctl.evaluation.records import RunResult
@@ -107,9 +106,7 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
         raise ConfigError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
-    for lr in lrs:
-        if not (math.isfinite(lr) and env.lr_min <= lr <= env.lr_max):
-            raise ConfigError(f"initial LR {lr!r} must lie in [lr_min, lr_max] = [{env.lr_min}, {env.lr_max}]")
+    validate_env(replace(env, initial_lrs=lrs))  # the initial LRs, checked as a config's are
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     useful = os.cpu_count() or 1

@@ -38,7 +38,7 @@ def test_cli_refuses_a_bare_key_with_one_line(capsys):
 
 @pytest.mark.parametrize("args,named", [
     (["--seeds", "-1"], "-1"), (["--seeds", "300000"], "tuning seeds"), (["--initial-lrs", "nan"], "nan"),
-    (["--initial-lrs", "0"], "initial LR 0"), (["--workers", "0"], "workers"),
+    (["--initial-lrs", "0"], "initial_lrs[0]: 0.0 must lie"), (["--workers", "0"], "workers"),
 ])
 def test_bad_evaluation_arguments_stop_before_any_run(args, named, capsys, tmp_path):
     assert main(["evaluate", "--out", str(tmp_path / "out"), *args]) == 2
