@@ -1,4 +1,5 @@
-"""report.md of a training run: the learned policy against a constant LR on held-out seeds.
+"""report.md of a training run: the learned policy against a constant LR and the schedules that start
+from the same LR (step decay, cosine, linear, OneCycle, plateau) on held-out seeds, ending in a verdict.
 
 A small use of the evaluation: the same runs (`run_tasks`, batched where the run trained batched), the
 same records and the same win counting as `evaluate.py`.
@@ -6,6 +7,7 @@ same records and the same win counting as `evaluate.py`.
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,13 @@ from lrctl.evaluation.runner import Task, run_tasks
 
 LEARNED = MethodSpec("learned", "policy")
 CONSTANT = MethodSpec("constant", "constant")
+# The schedules a user would otherwise pick that need no tuning and start from the initial LR.
+SCHEDULES = tuple(MethodSpec(kind, kind) for kind in ("step-decay", "cosine", "linear", "onecycle", "plateau"))
+
+
+def _mean_final(runs: list[RunResult]) -> float:
+    """Mean final validation loss; a diverged run makes it infinite (it loses every comparison)."""
+    return statistics.fmean(r.final_val_loss for r in runs) if runs else math.inf
 
 
 def _mean_std(runs: list[RunResult]) -> str:
@@ -28,15 +37,39 @@ def _mean_std(runs: list[RunResult]) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
+def best_schedule(runs: dict[str, list[RunResult]]) -> str:
+    """The baseline (constant or schedule) with the lowest mean final validation loss."""
+    baselines = [m for m in runs if m != LEARNED.name]
+    return min(baselines, key=lambda m: _mean_final(runs[m]))
+
+
+def verdict(results: dict[float, dict[str, list[RunResult]]]) -> str:
+    """One line: at how many initial LRs the policy's mean final loss is below the constant LR's and
+    below the best baseline's, naming where it is not."""
+    n = len(results)
+    beats_constant = [lr for lr, runs in results.items()
+                      if _mean_final(runs[LEARNED.name]) < _mean_final(runs[CONSTANT.name])]
+    behind = []
+    for lr, runs in results.items():
+        best = best_schedule(runs)
+        if not _mean_final(runs[LEARNED.name]) < _mean_final(runs[best]):
+            behind.append(f"{lr:g}: {best} {_mean_final(runs[best]):.4f} vs {_mean_final(runs[LEARNED.name]):.4f}")
+    line = (f"**Verdict:** lower mean final validation loss than the constant LR at {len(beats_constant)} of {n} "
+            f"initial LRs and than the best baseline at {n - len(behind)} of {n}")
+    return line + (f" (behind at {'; '.join(behind)})." if behind else ".")
+
+
 def compare_on_seeds(cfg: TrainConfig, policy_path: Path) -> dict[float, dict[str, list[RunResult]]]:
-    """Per initial LR: runs of the policy (deterministic) and of a constant LR on the report seeds."""
+    """Per initial LR and method: runs of the policy (deterministic), the constant LR and the schedules
+    on the report seeds."""
     learned = MethodSpec(LEARNED.name, LEARNED.kind, {"path": str(policy_path)})
-    tasks = [Task(cfg.env, method, seed, lr) for method in (learned, CONSTANT)
+    methods = (learned, CONSTANT, *SCHEDULES)
+    tasks = [Task(cfg.env, method, seed, lr) for method in methods
              for lr in cfg.env.initial_lrs for seed in cfg.report_seeds]
     runs = run_tasks(tasks, batched=cfg.ppo.vec_env == "batched")
     results: dict[float, dict[str, list[RunResult]]] = {}
     for run in runs:
-        results.setdefault(run.initial_lr, {LEARNED.name: [], CONSTANT.name: []})[run.method].append(run)
+        results.setdefault(run.initial_lr, {m.name: [] for m in methods})[run.method].append(run)
     return results
 
 
@@ -55,21 +88,26 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         "and the episodes drawn from them)",
         "",
         "Final full-validation loss (mean ± std over seeds; lower is better). The policy acts "
-        "deterministically; the constant LR keeps the initial LR.",
+        "deterministically; the constant LR keeps the initial LR; the best baseline is the constant LR or "
+        f"the schedule ({', '.join(m.name for m in SCHEDULES)}) with the lowest mean at that initial LR.",
         "",
-        "| initial LR | learned policy | constant LR | policy better on | diverged (policy / constant) |",
-        "| --- | --- | --- | --- | --- |",
+        "| initial LR | learned policy | constant LR | policy better on | best baseline | policy better on "
+        "| diverged (policy / constant) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for lr, runs in results.items():
         pol, const = runs[LEARNED.name], runs[CONSTANT.name]
+        best = best_schedule(runs)
         won, compared = wins(pol, const)
+        won_best, compared_best = wins(pol, runs[best])
         lines.append(
             f"| {lr:g} | {_mean_std(pol)} | {_mean_std(const)} | {won}/{compared} seeds | "
+            f"{best} {_mean_std(runs[best])} | {won_best}/{compared_best} seeds | "
             f"{sum(r.diverged for r in pol)} / {sum(r.diverged for r in const)} |"
         )
     lines += ["", "Final learning rate of the policy per initial LR: " + "; ".join(
         f"{lr:g} -> {statistics.fmean(r.lrs[-1] for r in runs[LEARNED.name]):.3g}" for lr, runs in results.items()
-    ), ""]
+    ), "", verdict(results), ""]
     return "\n".join(lines)
 
 

@@ -54,7 +54,8 @@ def test_report_has_a_row_per_initial_lr(tiny_run):
     _, result = tiny_run
     text = (result.run_dir / "report.md").read_text()
     assert "| 0.01 |" in text and "| 0.001 |" in text
-    assert "learned policy" in text and "constant LR" in text
+    assert "learned policy" in text and "constant LR" in text and "best baseline" in text
+    assert text.rstrip().splitlines()[-1].startswith("**Verdict:** lower mean final validation loss")
 
 
 def test_policy_file_matches_the_training_config(tiny_run):
