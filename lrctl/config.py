@@ -39,6 +39,29 @@ def default_data_root() -> str:
 
 
 @dataclass
+class TaskDistribution:
+    """Per-episode task draws for a general policy: each episode trains a child on a task drawn from
+    these choices (uniformly, from the episode's seeded RNG). `datasets` empty (default): no draws,
+    every episode trains the setting's task."""
+
+    datasets: tuple[str, ...] = ()
+    """Datasets to draw from: digits, synthetic (a fresh scikit-learn make_classification problem per
+    episode: size, features, classes and difficulty drawn too), mnist, fashion-mnist."""
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    """Hidden-layer widths of the MLP child (each layer draws its own)."""
+    depths: tuple[int, ...] = (1, 2, 3)
+    """Numbers of hidden layers."""
+    activations: tuple[str, ...] = ("relu", "tanh", "gelu")
+    """Hidden activations: relu, tanh, gelu, leaky_relu."""
+    batch_sizes: tuple[int, ...] = (32, 64, 128)
+    """Child mini-batch sizes."""
+    child_steps: tuple[int, ...] = (300, 500, 800)
+    """Budgets in child steps; each a multiple of env.steps_per_action."""
+    optimizers: tuple[str, ...] = ("adam",)
+    """Child optimizers: adam, sgd (with env.momentum)."""
+
+
+@dataclass
 class EnvConfig:
     """The child-training problem and how the controller acts on it."""
 
@@ -88,6 +111,9 @@ class EnvConfig:
     """Folder holding the torchvision datasets (not needed for digits)."""
     download: bool = True
     """Let torchvision download a missing dataset."""
+    tasks: TaskDistribution = field(default_factory=TaskDistribution)
+    """Draw each episode's task (dataset, child MLP, batch size, budget, optimizer) from these choices;
+    off unless tasks.datasets is set."""
 
 
 @dataclass
@@ -263,7 +289,30 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
         raise ConfigError(f"{p}divergence_penalty: must be >= 0, got {cfg.divergence_penalty}")
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
+    if cfg.tasks.datasets:
+        _validate_tasks(cfg, f"{p}tasks.")
     return cfg
+
+
+def _validate_tasks(cfg: EnvConfig, p: str) -> None:
+    from lrctl.models import ACTIVATIONS
+    from lrctl.tasks import TASK_DATASETS
+
+    tasks = cfg.tasks
+    for key, allowed in (("datasets", TASK_DATASETS), ("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS)):
+        for i, value in enumerate(getattr(tasks, key)):
+            _check_choice(f"{p}{key}[{i}]", value, allowed)
+    for key in ("widths", "depths", "batch_sizes", "child_steps", "activations", "optimizers"):
+        values = getattr(tasks, key)
+        if not values:
+            raise ConfigError(f"{p}{key}: must list at least one choice when {p}datasets is set")
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                _check_positive(f"{p}{key}[{i}]", value)
+    for i, steps in enumerate(tasks.child_steps):
+        if steps % cfg.steps_per_action:
+            raise ConfigError(f"{p}child_steps[{i}]: {steps} is not a multiple of env.steps_per_action "
+                              f"({cfg.steps_per_action}); choose multiples such as 500")
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -369,10 +418,10 @@ def env_with_overrides(env: EnvConfig, overrides: typing.Sequence[str]) -> EnvCo
     data: dict[str, Any] = {"env": to_dict(env)}
     for text in overrides:
         path, value = parse_override(text)
-        if len(path) != 2 or path[0] != "env":
+        if len(path) < 2 or path[0] != "env":
             raise ConfigError(f"override {text!r}: only environment keys can be set here, as env.KEY=VALUE "
                               "(e.g. env.child_steps=200)")
-        if path[1] == "setting":
+        if path[1:] == ["setting"]:
             data = {"env": {"setting": value, **{k: v for k, v in data["env"].items()
                                                  if k in ("device", "data_root", "download")}}}
         _merge(data, path, value)

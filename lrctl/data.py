@@ -219,8 +219,9 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
 
 
 def ensure_data(env: "EnvConfig") -> DatasetSplits:
-    """Load (or download) the dataset of `env`'s setting in this process, so that a missing dataset or
-    device is one clear error here rather than one per worker process."""
+    """Load (or download) the dataset of `env`'s setting, and those its tasks draw from, in this process,
+    so that a missing dataset or device is one clear error here rather than one per worker process.
+    Returns the setting's."""
     from lrctl.config import ConfigError
     from lrctl.device import resolve_device
     from lrctl.settings import get_setting
@@ -229,4 +230,7 @@ def ensure_data(env: "EnvConfig") -> DatasetSplits:
         device = resolve_device(env.device)
     except ValueError as err:
         raise ConfigError(f"env.device: {err}") from None
+    for name in env.tasks.datasets:
+        if name in DATASETS:  # "synthetic" problems are made per episode
+            load_dataset(name, env.data_root, device, env.download)
     return load_dataset(get_setting(env.setting).dataset, env.data_root, device, env.download)

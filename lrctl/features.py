@@ -164,8 +164,8 @@ class FeatureTracker:
         first = starting is not None
         values, probs = model_features(logits, labels, None if first else self._prev_probs, output_weight,
                                        None if first else train_loss)
-        if starting is None or self._prev_probs is None:
-            self._prev_probs = probs
+        if starting is None or self._prev_probs is None or self._prev_probs.shape != probs.shape:
+            self._prev_probs = probs  # (a drawn task may bring another validation size or class count)
         else:
             self._prev_probs[list(starting)] = probs[list(starting)]
         rows = values.cpu().numpy().astype(np.float64)  # the one device sync of an observation

@@ -6,17 +6,39 @@ import torch
 from torch import nn
 
 
-class MLP(nn.Sequential):
-    """A ReLU multilayer perceptron over flattened inputs."""
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU,
+                                           "leaky_relu": nn.LeakyReLU}
 
-    def __init__(self, in_features: int, hidden: tuple[int, ...], num_classes: int = 10) -> None:
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron over flattened inputs (ReLU unless `activation` names another)."""
+
+    def __init__(self, in_features: int, hidden: tuple[int, ...], num_classes: int = 10,
+                 activation: str = "relu") -> None:
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
             width = h
         layers.append(nn.Linear(width, num_classes))
         super().__init__(*layers)
+
+
+def mlp_name(hidden: tuple[int, ...], activation: str) -> str:
+    """The model name of an MLP child with these hidden widths and activation, e.g. `mlp:128-64:tanh`;
+    `build_model` builds it for any input size."""
+    return f"mlp:{'-'.join(str(h) for h in hidden)}:{activation}"
+
+
+def _parse_mlp_name(name: str) -> tuple[tuple[int, ...], str]:
+    try:
+        _, widths, activation = name.split(":")
+        hidden = tuple(int(w) for w in widths.split("-"))
+    except ValueError:
+        raise ValueError(f"bad MLP model name {name!r}; expected e.g. mlp:128-64:relu") from None
+    if activation not in ACTIVATIONS or not hidden or min(hidden) < 1:
+        raise ValueError(f"bad MLP model name {name!r}; widths >= 1, activation one of {', '.join(ACTIVATIONS)}")
+    return hidden, activation
 
 
 class LeNet5(nn.Module):
@@ -50,8 +72,16 @@ def resnet18_cifar(num_classes: int = 10) -> nn.Module:
 MODELS = ("digits-mlp", "mlp", "lenet5", "resnet18")
 
 
-def build_model(name: str, num_classes: int = 10) -> nn.Module:
-    """Build a freshly initialised child network by name (uses the global torch RNG)."""
+def build_model(name: str, num_classes: int = 10, in_features: int | None = None) -> nn.Module:
+    """Build a freshly initialised child network by name (uses the global torch RNG).
+
+    `in_features` (the flattened input size) is needed by the MLPs that `mlp_name` names.
+    """
+    if name.startswith("mlp:"):
+        hidden, activation = _parse_mlp_name(name)
+        if in_features is None:
+            raise ValueError(f"model {name!r} needs in_features, the flattened input size")
+        return MLP(in_features, hidden, num_classes, activation)
     if name == "digits-mlp":
         return MLP(64, (128, 64), num_classes)
     if name == "mlp":

@@ -24,6 +24,10 @@ FORMAT = "lrctl-policy"
 FORMAT_VERSION = 1
 
 
+TASK_DISTRIBUTION = "task-distribution"
+"""`PolicySpec.setting` of a policy trained on drawn tasks (`env.tasks`): no one setting or budget."""
+
+
 class PolicyFileError(ValueError):
     """A file is not an lrctl policy, is truncated or corrupt, or asks for what this lrctl lacks."""
 

@@ -21,7 +21,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrctl.actions import next_lr
 from lrctl.features import FeatureTracker, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
-from lrctl.policy import Policy, load_policy
+from lrctl.policy import TASK_DISTRIBUTION, Policy, load_policy
 
 
 class PolicyScheduler(LRScheduler):
@@ -73,7 +73,7 @@ class PolicyScheduler(LRScheduler):
                 f"{spec.steps_per_action} steps (on {spec.setting}); its decisions may not carry over",
                 stacklevel=2,
             )
-        if self.total_steps != spec.child_steps:
+        if self.total_steps != spec.child_steps and spec.setting != TASK_DISTRIBUTION:
             warnings.warn(
                 f"total_steps={self.total_steps}, but the policy was trained for a budget of "
                 f"{spec.child_steps} steps (on {spec.setting}); the budget-fraction feature uses total_steps",

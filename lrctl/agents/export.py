@@ -13,7 +13,8 @@ from torch import nn
 from lrctl import __version__
 from lrctl.config import EnvConfig, load_config
 from lrctl.features import feature_set
-from lrctl.policy import Policy, PolicyFileError, PolicySpec, build_actor, save_policy
+from lrctl.policy import TASK_DISTRIBUTION, Policy, PolicyFileError, PolicySpec, build_actor, save_policy
+from lrctl.tasks import draws_tasks
 
 
 def policy_spec(env: EnvConfig) -> PolicySpec:
@@ -21,7 +22,8 @@ def policy_spec(env: EnvConfig) -> PolicySpec:
     return PolicySpec(
         feature_names=feature_set(env.features), action_mode=env.action_mode, max_change=env.max_change,
         lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
-        child_steps=env.child_steps, setting=env.setting, initial_lrs=tuple(env.initial_lrs),
+        child_steps=env.child_steps, setting=TASK_DISTRIBUTION if draws_tasks(env) else env.setting,
+        initial_lrs=tuple(env.initial_lrs),
         lrctl_version=__version__,
     )
 

@@ -38,12 +38,13 @@ def use_subprocesses(ppo: PPOConfig) -> bool:
 def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
     """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor).
 
-    `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout) falls back to `subproc`.
+    `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout, drawn tasks) falls back
+    to `subproc`.
     """
     if ppo.vec_env == "batched":
         from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
 
-        if batchable(env_cfg.setting, otherwise="its children run as separate environments (vec_env: subproc)"):
+        if batchable(env_cfg, otherwise="its children run as separate environments (vec_env: subproc)"):
             venv: VecEnv = BatchedLRControlVecEnv(env_cfg, ppo.n_envs)
             venv.seed(seed)
             return VecMonitor(venv)

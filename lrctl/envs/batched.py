@@ -34,6 +34,7 @@ from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer
 from lrctl.settings import get_setting
+from lrctl.tasks import ChildTask, draws_tasks
 
 _EVAL_CHUNK = 1024
 
@@ -65,8 +66,15 @@ def supports_batching(model: nn.Module) -> bool:
     return not mode_matters(model)
 
 
-def batchable(setting: str, otherwise: str) -> bool:
-    """Whether `setting`'s children can run in the batched pass; if not, warn that `otherwise` happens."""
+def batchable(env: EnvConfig | str, otherwise: str) -> bool:
+    """Whether the children of `env` (a config, or a setting's name) can run in the batched pass; if not,
+    warn that `otherwise` happens. Not for children with BatchNorm or Dropout, nor for drawn tasks (each
+    child would be another network)."""
+    setting = env if isinstance(env, str) else env.setting
+    if not isinstance(env, str) and draws_tasks(env):
+        warnings.warn(f"episodes that draw their task (env.tasks) train different networks, which the batched "
+                      f"pass cannot train together; {otherwise}", stacklevel=2)
+        return False
     model_name = get_setting(setting).model
     with torch.random.fork_rng(devices=[]), torch.device("meta"):  # structure only: no memory, no RNG use
         model = build_model(model_name)
@@ -83,7 +91,7 @@ class BatchedChildren:
     def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int) -> None:
         self.data, self.model_name, self.cfg, self.k = data, model_name, cfg, k
         self.device = data.train_x.device
-        template = build_child_model(model_name, data.num_classes, 0, torch.device("cpu"))
+        template = build_child_model(model_name, data, 0, torch.device("cpu"))
         if not supports_batching(template):
             raise ConfigError(f"{model_name} has BatchNorm or Dropout, which the batched pass cannot train; "
                               "use vec_env: subproc for it (evaluate.py: leave out --batched)")
@@ -133,10 +141,13 @@ class BatchedChildren:
             views[s.name] = view.transpose(1, 2) if s.transposed else view
         return views
 
-    def reset_child(self, i: int, seed: int, lr: float) -> None:
+    def reset_child(self, i: int, seed: int, lr: float, task: ChildTask | None = None) -> None:
         """Give child i a fresh network, optimizer state, batch order and validation subset."""
+        if task is not None:
+            raise ConfigError("batched children share one setting and cannot draw tasks (env.tasks); "
+                              "use vec_env: subproc or dummy")
         seeds = ChildSeeds.from_seed(seed)
-        model = build_child_model(self.model_name, self.data.num_classes, seeds.init, torch.device("cpu"))
+        model = build_child_model(self.model_name, self.data, seeds.init, torch.device("cpu"))
         with torch.no_grad():
             for slot, stored, p in zip(self._layout, self._child_params[i], model.parameters()):
                 stored.copy_(p.detach().t() if slot.transposed else p.detach())
@@ -198,6 +209,9 @@ class BatchedChildren:
                 torch._fused_sgd_(self._child_params[i], g, self._child_m[i] if momentum else [],
                                   weight_decay=0.0, momentum=momentum, lr=float(self.lrs[i]), dampening=0.0,
                                   nesterov=False, maximize=False, is_first_step=self._updates[i] == 1)
+
+    def data_of(self, i: int) -> DatasetSplits:
+        return self.data
 
     def set_lrs(self, lrs: np.ndarray) -> None:
         """Each child's learning rate for the next steps."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.features import forward_in_eval_mode, mode_matters
 from lrctl.models import build_model, find_output_layer
+
+if TYPE_CHECKING:
+    from lrctl.tasks import ChildTask
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,12 @@ def episode_rng(seed: int | None) -> np.random.Generator:
     return seeding.np_random(seed)[0]
 
 
-def build_child_model(model_name: str, num_classes: int, seed: int, device: torch.device) -> nn.Module:
-    """Initialise a child network from `seed` without touching the global torch RNG."""
+def build_child_model(model_name: str, data: DatasetSplits, seed: int, device: torch.device) -> nn.Module:
+    """Initialise a child network for `data` (its classes and input size) from `seed` without touching the
+    global torch RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(model_name, num_classes)
+        model = build_model(model_name, data.num_classes, data.train_x[0].numel())
     return model.to(device)
 
 
@@ -150,7 +154,7 @@ class ChildRun:
         device = data.train_x.device
         seeds = ChildSeeds.from_seed(seed)
         self.data = data
-        self.model = build_child_model(model_name, data.num_classes, seeds.init, device)
+        self.model = build_child_model(model_name, data, seeds.init, device)
         self.model.train()
         self._switch_mode = mode_matters(self.model)
         self._flat = _flatten_parameters(self.model)  # before the optimizer takes the parameters
@@ -162,8 +166,15 @@ class ChildRun:
         self.step_count = 0
 
     @classmethod
-    def for_episode(cls, cfg: EnvConfig, data: DatasetSplits, model_name: str, seed: int, lr: float) -> "ChildRun":
-        """The child of an episode with child seed `seed` under `cfg` (optimizer, budget, batches)."""
+    def for_episode(cls, cfg: EnvConfig, data: DatasetSplits, model_name: str, seed: int, lr: float,
+                    task: "ChildTask | None" = None) -> "ChildRun":
+        """The child of an episode with child seed `seed` under `cfg` (optimizer, budget, batches).
+
+        A drawn `task` brings its own dataset, model, batch size, budget and optimizer instead of
+        `data`, `model_name` and `cfg`'s.
+        """
+        if task is not None:
+            cfg, data, model_name = task.env(cfg), task.data(cfg, data.train_x.device), task.model
         return cls(data, model_name, seed=seed, lr=lr, steps=cfg.child_steps, batch_size=cfg.batch_size,
                    val_subset_size=cfg.val_subset_size, optimizer=cfg.optimizer, momentum=cfg.momentum)
 
@@ -213,7 +224,11 @@ class ChildRun:
 
 
 class SingleChild:
-    """One `ChildRun` behind the K-children interface of `lrctl.envs.core.EpisodeCore` (K = 1)."""
+    """One `ChildRun` behind the K-children interface of `lrctl.envs.core.EpisodeCore` (K = 1).
+
+    Without a task it trains the setting's model on `data` under `cfg`; a drawn task brings its own
+    dataset, model, batch size, budget and optimizer.
+    """
 
     k = 1
 
@@ -222,9 +237,12 @@ class SingleChild:
         self.child: ChildRun | None = None
         self._output_weight: torch.Tensor | None = None
 
-    def reset_child(self, i: int, seed: int, lr: float) -> None:
-        self.child = ChildRun.for_episode(self.cfg, self.data, self.model_name, seed, lr)
+    def reset_child(self, i: int, seed: int, lr: float, task: "ChildTask | None" = None) -> None:
+        self.child = ChildRun.for_episode(self.cfg, self.data, self.model_name, seed, lr, task)
         self._output_weight = find_output_layer(self.child.model).weight
+
+    def data_of(self, i: int) -> DatasetSplits:
+        return self.child.data
 
     def set_lrs(self, lrs: np.ndarray) -> None:
         self.child.set_lr(float(lrs[0]))

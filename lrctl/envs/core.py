@@ -3,8 +3,9 @@
 `LRControlEnv` is this core over one child (K = 1); `BatchedLRControlVecEnv` over K children trained in
 one batched pass. Everything a decision means lives here and nowhere else:
 
-- the episode start: child seed and initial LR from the episode's seeded RNG (`episode_start`), the
-  first observation (zeros where the initial child already overflows);
+- the episode start: the task (when `env.tasks` draws one, `lrctl.tasks.episode_task`), child seed and
+  initial LR from the episode's seeded RNG (`episode_start`), the first observation (zeros where the
+  initial child already overflows);
 - the LR step: the action, optional noise on the log of the change, the cap, the clamp (`next_lr`);
 - the reward (`decision_reward`, the `reward` option), the divergence rule and its penalty;
 - the info dict, and the end-of-episode metrics.
@@ -28,15 +29,16 @@ from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_rng, episode_start, final_metrics
 from lrctl.features import FeatureTracker, feature_set, mean_train_loss
+from lrctl.tasks import ChildTask, episode_task
 
 
 class Children(Protocol):
     """K child networks trained side by side, each with its own seed, LR and step count."""
 
     k: int
-    data: DatasetSplits
 
-    def reset_child(self, i: int, seed: int, lr: float) -> None: ...
+    def reset_child(self, i: int, seed: int, lr: float, task: ChildTask | None = None) -> None: ...
+    def data_of(self, i: int) -> DatasetSplits: ...  # child i's dataset
     def set_lrs(self, lrs: np.ndarray) -> None: ...
     def train(self, n_steps: int) -> torch.Tensor: ...  # (K, n_steps) training losses
     def val_logits(self) -> torch.Tensor: ...  # (K, N, C)
@@ -77,8 +79,8 @@ class Decision:
 class EpisodeCore:
     """Episodes of K children under one `EnvConfig`: start them, and take a decision for all of them.
 
-    Each child has its own seeded RNG (`rngs[i]`: the child seed, the initial LR draw and the LR noise
-    come from it, as from Gymnasium's `env.np_random`), LR, and episode state.
+    Each child has its own seeded RNG (`rngs[i]`: the task, the child seed, the initial LR draw and the
+    LR noise come from it, as from Gymnasium's `env.np_random`), LR, budget and episode state.
     """
 
     def __init__(self, cfg: EnvConfig, children: Children) -> None:
@@ -86,6 +88,8 @@ class EpisodeCore:
         self.children = children
         self.k = children.k
         self.n_decisions = cfg.child_steps // cfg.steps_per_action
+        self.budgets = np.full(self.k, cfg.child_steps, dtype=np.int64)  # child steps of each child's task
+        self.tasks: list[ChildTask | None] = [None] * self.k
         self.tracker = FeatureTracker(self.k, feature_set(cfg.features))
         self.rngs: list[np.random.Generator] = [episode_rng(None) for _ in range(self.k)]
         self.lrs = np.full(self.k, math.nan)
@@ -105,8 +109,11 @@ class EpisodeCore:
         for j, i in enumerate(indices):
             if seeds is not None and seeds[j] is not None:
                 self.rngs[i] = episode_rng(int(seeds[j]))
+            task = episode_task(self.cfg, self.rngs[i])
             child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
-            self.children.reset_child(i, child_seed, lr)
+            self.children.reset_child(i, child_seed, lr, task)
+            self.tasks[i] = task
+            self.budgets[i] = self.cfg.child_steps if task is None else task.child_steps
             self.lrs[i] = self.initial_lrs[i] = lr
             self.decisions[i] = 0
             self.running[i] = True
@@ -118,6 +125,9 @@ class EpisodeCore:
         infos = {i: {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
                      "train_loss": float(val_losses[i]), "val_loss": float(val_losses[i]), "child_step": 0,
                      "diverged": False} for i in rows}
+        for i in rows:
+            if self.tasks[i] is not None:
+                infos[i]["task"] = self.tasks[i]
         return self.last_obs.copy(), infos
 
     def step(self, actions: Sequence[Any]) -> Decision:
@@ -126,7 +136,7 @@ class EpisodeCore:
         A child whose loss or weights become non-finite ends its episode with `info["diverged"]`, a
         reward of `-divergence_penalty` for every decision left (ending early never pays) and its last
         finite observation; a child that reaches `child_steps` ends with the end-of-run metrics in its
-        info. Ended children stay ended until `start`.
+        info. Ended children stay ended until `start`. With tasks drawn, each child's budget is its task's.
         """
         cfg, k = self.cfg, self.k
         if not self.running.all():
@@ -145,7 +155,7 @@ class EpisodeCore:
         step_losses = losses.cpu().numpy()
         self.decisions += 1
         rewards = decision_reward(cfg.reward, self._val_losses, val_losses).astype(np.float32)
-        terminated = ~finite | (steps >= cfg.child_steps)
+        terminated = ~finite | (steps >= self.budgets)
         infos: list[dict[str, Any]] = []
         for i in range(k):
             info: dict[str, Any] = {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
@@ -153,10 +163,11 @@ class EpisodeCore:
                                     "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
                                     "diverged": not finite[i]}
             if not finite[i]:
-                rewards[i] = -cfg.divergence_penalty * (self.n_decisions - self.decisions[i] + 1)
+                decisions_left = self.budgets[i] // cfg.steps_per_action - self.decisions[i] + 1
+                rewards[i] = -cfg.divergence_penalty * decisions_left
                 obs[i] = self.last_obs[i]  # non-finite values never reach the policy or VecNormalize
             elif terminated[i]:
-                info.update(final_metrics(functools.partial(self.children.evaluate, i), self.children.data))
+                info.update(final_metrics(functools.partial(self.children.evaluate, i), self.children.data_of(i)))
             infos.append(info)
         self.last_obs = obs
         self._val_losses = val_losses
@@ -166,6 +177,6 @@ class EpisodeCore:
     def _observe(self, train_loss: torch.Tensor | None,
                  starting: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         children = self.children
-        fractions = children.step_counts() / self.cfg.child_steps
+        fractions = children.step_counts() / self.budgets
         return self.tracker.observe(children.val_logits(), children.val_labels(), children.output_weight(),
                                     train_loss, self.lrs, fractions, starting=starting)

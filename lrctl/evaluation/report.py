@@ -17,6 +17,7 @@ from lrctl.config import TrainConfig
 from lrctl.evaluation.methods import MethodSpec
 from lrctl.evaluation.records import RunResult, mean_std, wins
 from lrctl.evaluation.runner import Task, run_tasks
+from lrctl.tasks import draws_tasks
 
 LEARNED = MethodSpec("learned", "policy")
 CONSTANT = MethodSpec("constant", "constant")
@@ -82,7 +83,9 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         "",
         f"- PPO timesteps: {training['timesteps']}; child-training episodes: {training['episodes']} "
         f"({training['diverged']} diverged); training wall time: {training['wall_time_s']:.0f} s",
-        f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; "
+        (f"- Tasks drawn per episode from {', '.join(cfg.env.tasks.datasets)} (env.tasks; each held-out seed "
+         f"draws its own task); a decision every {cfg.env.steps_per_action} steps; " if draws_tasks(cfg.env) else
+         f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; ") +
         f"action mode {cfg.env.action_mode}, max change {cfg.env.max_change:g}; reward {cfg.env.reward}",
         f"- Held-out seeds: {seeds} (training used seeds {cfg.seed}..{cfg.seed + cfg.ppo.n_envs - 1} "
         "and the episodes drawn from them)",

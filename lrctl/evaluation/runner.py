@@ -23,6 +23,7 @@ from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.features import validation_losses
 from lrctl.settings import get_setting
+from lrctl.tasks import episode_task
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,17 @@ def run_task(task: Task) -> RunResult:
     subset), trained by the environment's loop (`ChildRun.train`); the method moves the LR through a
     per-step hook. LR and training loss are recorded at every child step, the validation-subset loss
     every `steps_per_action` steps (where the environment observes it). A non-finite loss stops the run.
+    Where the environment draws tasks (`env.tasks`), the seed's task is the one the run trains.
     """
     cfg = task.env
     setting = get_setting(cfg.setting)
     data = load_dataset(setting.dataset, cfg.data_root, resolve_device(cfg.device), cfg.download)
-    child_seed, lr = episode_start(cfg, episode_rng(task.seed), task.initial_lr)
-    child = ChildRun.for_episode(cfg, data, setting.model, child_seed, lr)
+    rng = episode_rng(task.seed)
+    child_task = episode_task(cfg, rng)
+    child_seed, lr = episode_start(cfg, rng, task.initial_lr)
+    child = ChildRun.for_episode(cfg, data, setting.model, child_seed, lr, child_task)
+    if child_task is not None:
+        cfg, data = child_task.env(cfg), child.data
     budget = Budget(cfg.child_steps, cfg.steps_per_action, child.val_x, child.val_y)
     result = RunResult(task.method.name, task.seed, task.initial_lr)
     start = time.perf_counter()
@@ -160,7 +166,7 @@ def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Callable[[int],
     from lrctl.envs.batched import batchable
 
     policy_idx = [i for i, t in enumerate(tasks) if t.method.kind == "policy"]
-    if batched and policy_idx and batchable(tasks[policy_idx[0]].env.setting,
+    if batched and policy_idx and batchable(tasks[policy_idx[0]].env,
                                             otherwise="the learned policy's episodes run one by one"):
         groups: list[list[int]] = []  # tasks of one environment config and one policy
         for i in policy_idx:

@@ -1,0 +1,139 @@
+"""Task distributions: seeded draws from the configured choices, synthetic problems, and episodes on them."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrctl.config import ConfigError, EnvConfig, TaskDistribution, env_config, load_config
+from lrctl.envs.child import episode_rng
+from lrctl.tasks import ChildTask, draw_task, draws_tasks, synthetic_classification
+
+TASKS = dict(datasets=["synthetic"], widths=[8, 16], depths=[1, 2], activations=["relu", "tanh"],
+             batch_sizes=[8, 16], child_steps=[10, 20], optimizers=["adam", "sgd"])
+SMALL = dict(steps_per_action=5, val_subset_size=32, tasks=TASKS)
+
+
+def test_no_datasets_means_no_draws():
+    assert not draws_tasks(EnvConfig())
+    assert draws_tasks(env_config(**SMALL))
+
+
+def test_draws_are_seeded_and_stay_within_the_choices():
+    cfg = env_config(**SMALL)
+    draws = [draw_task(cfg, episode_rng(s)) for s in range(40)]
+    assert draws == [draw_task(cfg, episode_rng(s)) for s in range(40)]
+    assert {t.batch_size for t in draws} == {8, 16}
+    assert {t.child_steps for t in draws} == {10, 20}
+    assert {t.optimizer for t in draws} == {"adam", "sgd"}
+    models = {t.model for t in draws}
+    assert all(m.split(":")[2] in ("relu", "tanh") for m in models)
+    assert all(set(m.split(":")[1].split("-")) <= {"8", "16"} for m in models)
+    assert len({t.data_seed for t in draws}) == 40  # a fresh synthetic problem per episode
+
+
+def test_synthetic_problem_is_seeded_standardised_and_split():
+    a, b = synthetic_classification(3), synthetic_classification(3)
+    assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
+    assert not torch.equal(a.train_x[:5], synthetic_classification(4).train_x[:5])
+    assert torch.allclose(a.train_x.mean(dim=0), torch.zeros(a.train_x.shape[1]), atol=1e-4)
+    assert int(a.train_y.max()) < a.num_classes and 2 <= a.num_classes <= 10
+    n = len(a.train_x) + len(a.val_x) + len(a.test_x)
+    assert 600 <= n <= 3000 and len(a.test_x) == round(0.2 * n)
+
+
+def test_task_env_takes_the_tasks_budget_batch_and_optimizer():
+    task = ChildTask("digits", 0, "mlp:16:relu", batch_size=8, child_steps=20, optimizer="sgd")
+    env = task.env(env_config(steps_per_action=5))
+    assert (env.batch_size, env.child_steps, env.optimizer) == (8, 20, "sgd")
+
+
+def _episode(env, seed):
+    obs, info = env.reset(seed=seed)
+    trace, done, steps = [obs.tobytes()], False, 0
+    while not done:
+        obs, reward, done, _, step_info = env.step(0)
+        trace += [obs.tobytes(), reward]
+        steps += 1
+    return info["task"], steps, step_info, trace
+
+
+def test_environment_trains_the_drawn_task_for_its_budget():
+    from lrctl.envs import LRControlEnv
+
+    env = LRControlEnv("digits-mlp", **SMALL)
+    seen = set()
+    for seed in range(6):
+        task, decisions, last, _ = _episode(env, seed)
+        seen.add(task.model)
+        assert decisions == task.child_steps // 5
+        assert last["child_step"] == task.child_steps and np.isfinite(last["final_val_loss"])
+        assert env.child.data.num_classes == env.child.model[-1].out_features
+    assert len(seen) > 1
+
+
+def test_same_seed_gives_the_same_task_and_episode_bit_for_bit():
+    from lrctl.envs import LRControlEnv
+
+    first = _episode(LRControlEnv("digits-mlp", **SMALL), seed=9)
+    second = _episode(LRControlEnv("digits-mlp", **SMALL), seed=9)
+    assert first[0] == second[0] and first[3] == second[3]
+
+
+def test_environment_with_tasks_passes_the_checkers():
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    from lrctl.envs import LRControlEnv
+
+    sb3_check_env(LRControlEnv("digits-mlp", **SMALL), warn=False)
+    gym_check_env(LRControlEnv("digits-mlp", **SMALL), skip_render_check=True)
+
+
+def test_evaluation_run_trains_the_seeds_task():
+    from lrctl.envs import LRControlEnv
+    from lrctl.evaluation.methods import MethodSpec
+    from lrctl.evaluation.runner import Task, run_task
+
+    cfg = env_config(**SMALL)
+    env = LRControlEnv(cfg)
+    _, info = env.reset(seed=21, options={"initial_lr": 1e-3})
+    run = run_task(Task(cfg, MethodSpec("constant", "constant"), 21, 1e-3))
+    assert len(run.lrs) == info["task"].child_steps
+    assert run.val_losses[0] == pytest.approx(info["val_loss"], rel=1e-5)
+
+
+def test_batched_training_with_tasks_falls_back_with_a_warning():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from lrctl.agents.vec_env import build_vec_env
+
+    from lrctl.config import PPOConfig
+
+    env = env_config(**SMALL)
+
+    with pytest.warns(UserWarning, match="env.tasks"):
+        venv = build_vec_env(env, PPOConfig(vec_env="batched", n_envs=1), seed=0)
+    assert isinstance(venv.venv, DummyVecEnv)
+    venv.close()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("env.tasks.datasets=[imagenet]", "env.tasks.datasets[0]: unknown value 'imagenet'"),
+    ("env.tasks.activations=[swish]", "env.tasks.activations[0]: unknown value 'swish'"),
+    ("env.tasks.child_steps=[105]", "env.tasks.child_steps[0]: 105 is not a multiple"),
+    ("env.tasks.widths=[0]", "env.tasks.widths[0]: must be > 0"),
+    ("env.tasks.depths=[]", "env.tasks.depths: must list at least one choice"),
+])
+def test_bad_task_choices_are_one_line_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(None, ["env.tasks.datasets=[digits]", override])
+
+
+def test_task_distribution_round_trips_through_yaml(tmp_path):
+    from lrctl.config import dump_yaml
+
+    cfg = load_config(None, ["env.tasks.datasets=[digits, synthetic]", "env.tasks.widths=[32]"])
+    assert cfg.env.tasks == TaskDistribution(datasets=("digits", "synthetic"), widths=(32,))
+    path = tmp_path / "c.yaml"
+    path.write_text(dump_yaml(cfg))
+    assert load_config(path) == cfg
