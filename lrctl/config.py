@@ -29,7 +29,7 @@ ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched")
-REWARDS = ("val_loss", "improvement", "log_improvement")
+REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
 FEATURE_SET_NAMES = ("paper", "scale_free", "both")  # lrctl.features.FEATURE_SETS (a test pins it)
 
 
@@ -102,7 +102,9 @@ class EnvConfig:
     reward: str = "val_loss"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
     the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
-    telescope: with gamma 1 the return is the final-loss gain)."""
+    telescope: with gamma 1 the return is the final-loss gain); log_improvement_vs_constant: the log
+    improvement minus that of a twin child (same seed, task and initial LR) trained side by side at the
+    initial LR, so the return is log(L_constant[T] / L[T]) (costs one more child per episode)."""
     divergence_penalty: float = 5.0
     """Reward charged per decision left when the child diverges (non-finite loss or weight)."""
     device: str = "cpu"

@@ -29,7 +29,7 @@ from lrctl.data import DatasetSplits, load_dataset
 from lrctl.envs.batched_forward import batched_forward
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
-from lrctl.envs.core import EpisodeCore
+from lrctl.envs.core import TWIN_REWARDS, EpisodeCore
 from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer
@@ -262,7 +262,9 @@ class BatchedLRControlVecEnv(VecEnv):
             data = load_dataset(setting.dataset, env_cfg.data_root, self.device, env_cfg.download)
         self.data = data.to(self.device)
         self.children = BatchedChildren(self.data, setting.model, env_cfg, num_envs)
-        self.core = EpisodeCore(env_cfg, self.children)
+        twins = BatchedChildren(self.data, setting.model, env_cfg, num_envs) if env_cfg.reward in TWIN_REWARDS \
+            else None
+        self.core = EpisodeCore(env_cfg, self.children, twins)
         self.render_mode = None
         super().__init__(num_envs, observation_space(len(self.core.tracker.feature_names)), action_space(env_cfg))
         self.n_decisions = self.core.n_decisions

@@ -28,7 +28,7 @@ from lrctl.actions import next_lr
 from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_rng, episode_start, final_metrics
-from lrctl.features import FeatureTracker, feature_set, mean_train_loss
+from lrctl.features import FeatureTracker, feature_set, mean_train_loss, validation_losses
 from lrctl.tasks import ChildTask, episode_task
 
 
@@ -49,13 +49,27 @@ class Children(Protocol):
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
 
 
-def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray) -> np.ndarray:
+TWIN_REWARDS = ("log_improvement_vs_constant",)
+"""Rewards that need a constant-LR twin of every child."""
+
+
+def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
+                    twin_prev_val_loss: np.ndarray | None = None,
+                    twin_val_loss: np.ndarray | None = None) -> np.ndarray:
     """The reward of a decision, from the validation loss before it and after it.
 
     `val_loss`: -L[t] (the paper's; the return is the area under the validation curve);
-    `improvement`: L[t-1] - L[t]; `log_improvement`: log L[t-1] - log L[t]. The last two telescope: with
+    `improvement`: L[t-1] - L[t]; `log_improvement`: log L[t-1] - log L[t]. These two telescope: with
     gamma = 1 the return is L[0] - L[T] or log(L[0] / L[T]), the final loss users judge by.
+    `log_improvement_vs_constant`: the log improvement minus the constant-LR twin's (`twin_*`, same
+    initialisation and batches, so L[0] is shared): the return is log(L_twin[T] / L[T]), and the luck of
+    a seed or task, which both children share, cancels. A twin that diverged contributes 0.
     """
+    if kind == "log_improvement_vs_constant":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            twin_gain = np.log(twin_prev_val_loss) - np.log(twin_val_loss)
+        return decision_reward("log_improvement", prev_val_loss, val_loss) - np.nan_to_num(
+            twin_gain, nan=0.0, posinf=0.0, neginf=0.0)
     if kind == "val_loss":
         return -val_loss
     if kind == "improvement":
@@ -83,9 +97,13 @@ class EpisodeCore:
     LR noise come from it, as from Gymnasium's `env.np_random`), LR, budget and episode state.
     """
 
-    def __init__(self, cfg: EnvConfig, children: Children) -> None:
+    def __init__(self, cfg: EnvConfig, children: Children, twins: Children | None = None) -> None:
+        if (cfg.reward in TWIN_REWARDS) != (twins is not None):
+            raise ValueError(f"reward {cfg.reward!r} needs constant-LR twins exactly when it is one of "
+                             f"{TWIN_REWARDS}")
         self.cfg = cfg
         self.children = children
+        self.twins = twins
         self.k = children.k
         self.n_decisions = cfg.child_steps // cfg.steps_per_action
         self.budgets = np.full(self.k, cfg.child_steps, dtype=np.int64)  # child steps of each child's task
@@ -97,6 +115,7 @@ class EpisodeCore:
         self.decisions = np.zeros(self.k, dtype=np.int64)
         self.running = np.zeros(self.k, dtype=bool)
         self._val_losses = np.full(self.k, math.nan)
+        self._twin_val_losses = np.full(self.k, math.nan)
         self.last_obs = np.zeros((self.k, len(self.tracker.feature_names)), dtype=np.float32)
 
     def start(self, indices: Sequence[int], seeds: Sequence[int | None] | None = None,
@@ -112,6 +131,8 @@ class EpisodeCore:
             task = episode_task(self.cfg, self.rngs[i])
             child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
             self.children.reset_child(i, child_seed, lr, task)
+            if self.twins is not None:
+                self.twins.reset_child(i, child_seed, lr, task)
             self.tasks[i] = task
             self.budgets[i] = self.cfg.child_steps if task is None else task.child_steps
             self.lrs[i] = self.initial_lrs[i] = lr
@@ -122,6 +143,7 @@ class EpisodeCore:
         # An initial child that already overflows shows zeros rather than non-finite values.
         self.last_obs[rows] = np.where(np.isfinite(obs[rows]), obs[rows], 0.0)
         self._val_losses[rows] = val_losses[rows]
+        self._twin_val_losses[rows] = val_losses[rows]  # a twin starts as the same network
         infos = {i: {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
                      "train_loss": float(val_losses[i]), "val_loss": float(val_losses[i]), "child_step": 0,
                      "diverged": False} for i in rows}
@@ -154,7 +176,9 @@ class EpisodeCore:
         train_losses = train_loss.cpu().numpy()
         step_losses = losses.cpu().numpy()
         self.decisions += 1
-        rewards = decision_reward(cfg.reward, self._val_losses, val_losses).astype(np.float32)
+        twin_val_losses = self._train_twins()
+        rewards = decision_reward(cfg.reward, self._val_losses, val_losses, self._twin_val_losses,
+                                  twin_val_losses).astype(np.float32)
         terminated = ~finite | (steps >= self.budgets)
         infos: list[dict[str, Any]] = []
         for i in range(k):
@@ -162,6 +186,8 @@ class EpisodeCore:
                                     "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
                                     "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
                                     "diverged": not finite[i]}
+            if self.twins is not None:
+                info["constant_val_loss"] = float(twin_val_losses[i])
             if not finite[i]:
                 decisions_left = self.budgets[i] // cfg.steps_per_action - self.decisions[i] + 1
                 rewards[i] = -cfg.divergence_penalty * decisions_left
@@ -171,8 +197,17 @@ class EpisodeCore:
             infos.append(info)
         self.last_obs = obs
         self._val_losses = val_losses
+        self._twin_val_losses = twin_val_losses
         self.running &= ~terminated
         return Decision(obs.copy(), rewards, terminated, infos)
+
+    def _train_twins(self) -> np.ndarray:
+        """Train the constant-LR twins as far as their children; their validation losses (NaN: no twins)."""
+        if self.twins is None:
+            return np.full(self.k, math.nan)
+        self.twins.set_lrs(self.initial_lrs)
+        self.twins.train(self.cfg.steps_per_action)
+        return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
     def _observe(self, train_loss: torch.Tensor | None,
                  starting: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

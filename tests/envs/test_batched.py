@@ -126,3 +126,15 @@ def test_initial_lr_from_set_options_and_reset_episodes(digits_like):
         batched.reset_episodes([1, 2], [1e-3, 1e-3])
     with pytest.raises(ValueError, match="initial_lr"):
         batched.reset_episodes([1, 2, 3, 4], [1e-3, 1e-3, 1e-3, 50.0])
+
+
+def test_reward_vs_constant_matches_single_environments(digits_like):
+    batched, singles = _pair(digits_like, reward="log_improvement_vs_constant")
+    np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        actions = rng.integers(0, 3, size=K)
+        _, rb, _, ib = batched.step(actions)
+        _, rs, _, is_ = singles.step(actions)
+        np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
+        assert [a["constant_val_loss"] for a in ib] == pytest.approx([b["constant_val_loss"] for b in is_], rel=1e-4)

@@ -75,3 +75,25 @@ def test_telescoping_rewards_sum_to_the_gain_over_the_episode(digits_like, rewar
 def test_unknown_reward_is_refused_by_name():
     with pytest.raises(ConfigError, match="reward"):
         LRControlEnv("digits-mlp", reward="final_loss", **SMALL_ENV)
+
+
+def test_reward_vs_constant_sums_to_the_log_ratio_of_the_final_losses(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, reward="log_improvement_vs_constant", **SMALL_ENV)
+    twin = LRControlEnv("digits-mlp", data=digits_like, reward="log_improvement", **SMALL_ENV)
+    env.reset(seed=4, options={"initial_lr": 1e-2})
+    twin.reset(seed=4, options={"initial_lr": 1e-2})
+    total, done = 0.0, False
+    while not done:
+        _, r, done, _, info = env.step(1)  # the policy decays; the twin keeps 1e-2
+        _, _, _, _, twin_info = twin.step(2)
+        assert info["constant_val_loss"] == pytest.approx(twin_info["val_loss"], rel=1e-6)
+        total += r
+    assert total == pytest.approx(math.log(twin_info["val_loss"] / info["val_loss"]), rel=1e-4, abs=1e-6)
+
+
+def test_reward_vs_constant_is_zero_when_the_policy_keeps_the_lr(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, reward="log_improvement_vs_constant", **SMALL_ENV)
+    env.reset(seed=1, options={"initial_lr": 1e-3})
+    for _ in range(env.n_decisions):
+        _, r, *_ = env.step(2)
+        assert r == 0.0  # the same network, batches and LR as its twin: bit for bit
