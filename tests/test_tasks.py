@@ -102,19 +102,52 @@ def test_evaluation_run_trains_the_seeds_task():
     assert run.val_losses[0] == pytest.approx(info["val_loss"], rel=1e-5)
 
 
-def test_batched_training_with_tasks_falls_back_with_a_warning():
-    from stable_baselines3.common.vec_env import DummyVecEnv
+def _rounds(venv, n_steps):
+    venv.seed(3)
+    venv.reset()
+    tasks, trace = [venv._round_task], []
+    for _ in range(n_steps):
+        obs, rewards, dones, infos = venv.step(np.zeros(venv.num_envs, dtype=np.int64))
+        trace += [obs.tobytes(), rewards.tobytes()]
+        if dones.any():
+            assert dones.all()  # a round ends for every child at once
+            tasks.append(venv._round_task)
+    return tasks, trace
 
+
+def test_batched_children_share_one_task_per_round_reproducibly():
+    from lrctl.envs.batched import BatchedLRControlVecEnv
+
+    cfg = env_config(**SMALL)
+    venv = BatchedLRControlVecEnv(cfg, 3)
+    tasks, trace = _rounds(venv, 12)
+    assert len(tasks) >= 3 and len(set(tasks)) > 1
+    assert venv.children.task == tasks[-1]
+    assert _rounds(BatchedLRControlVecEnv(cfg, 3), 12) == (tasks, trace)
+
+
+def test_training_on_tasks_runs_batched():
     from lrctl.agents.vec_env import build_vec_env
-
     from lrctl.config import PPOConfig
+    from lrctl.envs.batched import BatchedLRControlVecEnv
 
-    env = env_config(**SMALL)
+    venv = build_vec_env(env_config(**SMALL), PPOConfig(vec_env="batched", n_envs=2), seed=0)
+    assert isinstance(venv.venv, BatchedLRControlVecEnv)
 
-    with pytest.warns(UserWarning, match="env.tasks"):
-        venv = build_vec_env(env, PPOConfig(vec_env="batched", n_envs=1), seed=0)
-    assert isinstance(venv.venv, DummyVecEnv)
-    venv.close()
+
+def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
+    from lrctl.evaluation.methods import MethodSpec
+    from lrctl.evaluation.runner import Task, run_task, run_tasks
+    from lrctl.policy import save_policy
+    from tests.policy_helpers import make_policy
+
+    path = tmp_path / "policy.pt"
+    save_policy(make_policy(steps_per_action=5), path)
+    cfg = env_config(**SMALL)
+    tasks = [Task(cfg, MethodSpec("learned", "policy", {"path": str(path)}), s, 1e-3) for s in (1, 2)]
+    with pytest.warns(UserWarning, match="each seed draws its own task"):
+        runs = run_tasks(tasks, batched=True)
+    assert [r.lrs for r in runs] == [run_task(t).lrs for t in tasks]  # each seed's own task and budget
 
 
 @pytest.mark.parametrize("override, message", [

@@ -38,13 +38,16 @@ def use_subprocesses(ppo: PPOConfig) -> bool:
 def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
     """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor).
 
-    `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout, drawn tasks) falls back
-    to `subproc`.
+    `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout) falls back to `subproc`;
+    with drawn tasks (`env.tasks`) the batched children share one task per round.
     """
     if ppo.vec_env == "batched":
         from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
+        from lrctl.tasks import draws_tasks
 
-        if batchable(env_cfg, otherwise="its children run as separate environments (vec_env: subproc)"):
+        # Drawn tasks are MLPs, which always batch: the children then share one task per round.
+        if draws_tasks(env_cfg) or batchable(env_cfg.setting,
+                                             otherwise="its children run as separate environments (vec_env: subproc)"):
             venv: VecEnv = BatchedLRControlVecEnv(env_cfg, ppo.n_envs)
             venv.seed(seed)
             return VecMonitor(venv)

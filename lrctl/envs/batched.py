@@ -34,9 +34,10 @@ from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer
 from lrctl.settings import get_setting
-from lrctl.tasks import ChildTask, draws_tasks
+from lrctl.tasks import ChildTask, draw_task, draws_tasks
 
 _EVAL_CHUNK = 1024
+_TASK_STREAM = 0x7A5C  # the round-task RNG of a seeded batched env: a stream apart from the children's
 
 
 class _Slot(NamedTuple):
@@ -67,13 +68,14 @@ def supports_batching(model: nn.Module) -> bool:
 
 
 def batchable(env: EnvConfig | str, otherwise: str) -> bool:
-    """Whether the children of `env` (a config, or a setting's name) can run in the batched pass; if not,
-    warn that `otherwise` happens. Not for children with BatchNorm or Dropout, nor for drawn tasks (each
-    child would be another network)."""
+    """Whether given episodes of `env` (a config, or a setting's name) can run as children of one batched
+    pass; if not, warn that `otherwise` happens. Not for children with BatchNorm or Dropout, nor where
+    each episode draws its own task (batched children share one task per round; see
+    `BatchedLRControlVecEnv`)."""
     setting = env if isinstance(env, str) else env.setting
     if not isinstance(env, str) and draws_tasks(env):
-        warnings.warn(f"episodes that draw their task (env.tasks) train different networks, which the batched "
-                      f"pass cannot train together; {otherwise}", stacklevel=2)
+        warnings.warn(f"each seed draws its own task (env.tasks), while batched children share one; "
+                      f"{otherwise}", stacklevel=2)
         return False
     model_name = get_setting(setting).model
     with torch.random.fork_rng(devices=[]), torch.device("meta"):  # structure only: no memory, no RNG use
@@ -88,8 +90,9 @@ def batchable(env: EnvConfig | str, otherwise: str) -> bool:
 class BatchedChildren:
     """K children of one setting with stacked parameters and a per-child Adam or SGD state."""
 
-    def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int) -> None:
-        self.data, self.model_name, self.cfg, self.k = data, model_name, cfg, k
+    def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int,
+                 task: ChildTask | None = None) -> None:
+        self.data, self.model_name, self.cfg, self.k, self.task = data, model_name, cfg, k, task
         self.device = data.train_x.device
         template = build_child_model(model_name, data, 0, torch.device("cpu"))
         if not supports_batching(template):
@@ -143,9 +146,8 @@ class BatchedChildren:
 
     def reset_child(self, i: int, seed: int, lr: float, task: ChildTask | None = None) -> None:
         """Give child i a fresh network, optimizer state, batch order and validation subset."""
-        if task is not None:
-            raise ConfigError("batched children share one setting and cannot draw tasks (env.tasks); "
-                              "use vec_env: subproc or dummy")
+        if task != self.task:
+            raise ValueError(f"these batched children train {self.task}, not {task}")
         seeds = ChildSeeds.from_seed(seed)
         model = build_child_model(self.model_name, self.data, seeds.init, torch.device("cpu"))
         with torch.no_grad():
@@ -252,6 +254,10 @@ class BatchedLRControlVecEnv(VecEnv):
     Behaves as `num_envs` `LRControlEnv`s with seeds seed, seed + 1, ... under an SB3 VecEnv: the same
     observations, rewards, dones and infos (within float tolerance), with automatic reset. The rules of
     a decision are `lrctl.envs.core.EpisodeCore`'s, as in `LRControlEnv`.
+
+    With a task distribution (`env.tasks`), the children train one drawn task per round (an MLP of the
+    same shape, so they still run as one pass) rather than one each, and the round's task comes from
+    the env's own seeded RNG: a seed gives the same rounds, but not the tasks `LRControlEnv` would draw.
     """
 
     def __init__(self, env_cfg: EnvConfig, num_envs: int, data: DatasetSplits | None = None) -> None:
@@ -261,21 +267,42 @@ class BatchedLRControlVecEnv(VecEnv):
         if data is None:
             data = load_dataset(setting.dataset, env_cfg.data_root, self.device, env_cfg.download)
         self.data = data.to(self.device)
-        self.children = BatchedChildren(self.data, setting.model, env_cfg, num_envs)
-        twins = BatchedChildren(self.data, setting.model, env_cfg, num_envs) if env_cfg.reward in TWIN_REWARDS \
-            else None
+        self.children, twins = self._children(self.data, setting.model, env_cfg, num_envs)
         self.core = EpisodeCore(env_cfg, self.children, twins)
+        # With a task distribution, the K children train one task per round, drawn from this RNG.
+        self._draws_tasks = draws_tasks(env_cfg)
+        self._task_rng = np.random.default_rng()
+        self._round_task: ChildTask | None = None
         self.render_mode = None
         super().__init__(num_envs, observation_space(len(self.core.tracker.feature_names)), action_space(env_cfg))
         self.n_decisions = self.core.n_decisions
         self._actions: np.ndarray | None = None
+
+    def _children(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int,
+                  task: ChildTask | None = None) -> tuple[BatchedChildren, BatchedChildren | None]:
+        twins = BatchedChildren(data, model_name, cfg, k, task) if cfg.reward in TWIN_REWARDS else None
+        return BatchedChildren(data, model_name, cfg, k, task), twins
+
+    def _start(self, indices: list[int], seeds: list[int | None] | None,
+               lrs: list[Any] | None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
+        """Start children `indices`; with a task distribution, all of them on a new round's task."""
+        if not self._draws_tasks:
+            return self.core.start(indices, seeds, lrs)
+        if seeds is not None and seeds[0] is not None:
+            self._task_rng = np.random.default_rng((int(seeds[0]), _TASK_STREAM))
+        task = draw_task(self.cfg, self._task_rng)
+        self._round_task = task
+        self.children, twins = self._children(task.data(self.cfg, self.device), task.model, task.env(self.cfg),
+                                              self.num_envs, task)
+        self.core.use_children(self.children, twins)
+        return self.core.start(indices, seeds, lrs, tasks=[task] * len(indices))
 
     def reset(self) -> VecEnvObs:
         """Reset every child; seeds from `seed()` and `initial_lr` from `set_options()` apply once."""
         indices = list(range(self.num_envs))
         seeds = self._seeds if self._seeds else None
         lrs = [o.get("initial_lr") if o else None for o in self._options]
-        obs, infos = self.core.start(indices, seeds, lrs)
+        obs, infos = self._start(indices, seeds, lrs)
         self.reset_infos = [infos[i] for i in indices]
         self._reset_seeds()
         self._reset_options()
@@ -290,7 +317,7 @@ class BatchedLRControlVecEnv(VecEnv):
             raise ValueError(f"reset_episodes needs {self.num_envs} seeds and initial LRs, "
                              f"got {len(seeds)} and {len(initial_lrs)}")
         indices = list(range(self.num_envs))
-        obs, infos = self.core.start(indices, [int(s) for s in seeds], [float(lr) for lr in initial_lrs])
+        obs, infos = self._start(indices, [int(s) for s in seeds], [float(lr) for lr in initial_lrs])
         self.reset_infos = [infos[i] for i in indices]
         return obs
 
@@ -298,17 +325,29 @@ class BatchedLRControlVecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
+        """One decision of every child. A child that ends restarts at once (SB3's automatic reset). With a
+        task distribution, the round ends when its children reach the task's budget: every child then
+        restarts on a new task, and one still running (restarted after a divergence) is truncated."""
         assert self._actions is not None
         decision = self.core.step(list(self._actions))
-        obs, infos = decision.obs, decision.infos
-        ended = [i for i in range(self.num_envs) if decision.terminated[i]]
+        obs, infos, dones = decision.obs, decision.infos, decision.terminated.copy()
+        ended = [i for i in range(self.num_envs) if dones[i]]
+        round_over = self._draws_tasks and any(not infos[i]["diverged"] for i in ended)
+        if round_over:
+            for i in range(self.num_envs):
+                infos[i]["TimeLimit.truncated"] = not dones[i]
+                infos[i]["terminal_observation"] = obs[i].copy()
+            dones[:] = True
+            obs, _ = self._start(list(range(self.num_envs)), None, None)
+            return obs, decision.rewards, dones, infos
         for i in ended:
             infos[i]["terminal_observation"] = obs[i].copy()
             infos[i]["TimeLimit.truncated"] = False
         if ended:
-            fresh, _ = self.core.start(ended)
+            tasks = [self._round_task] * len(ended) if self._draws_tasks else None
+            fresh, _ = self.core.start(ended, tasks=tasks)
             obs[ended] = fresh[ended]
-        return obs, decision.rewards, decision.terminated.copy(), infos
+        return obs, decision.rewards, dones, infos
 
     def close(self) -> None:
         pass

@@ -118,17 +118,25 @@ class EpisodeCore:
         self._twin_val_losses = np.full(self.k, math.nan)
         self.last_obs = np.zeros((self.k, len(self.tracker.feature_names)), dtype=np.float32)
 
+    def use_children(self, children: Children, twins: Children | None = None) -> None:
+        """Switch to other children of the same K (and their twins), e.g. for a new task; start all next."""
+        if children.k != self.k or (twins is None) != (self.twins is None):
+            raise ValueError(f"use_children needs {self.k} children and twins exactly as before")
+        self.children, self.twins = children, twins
+
     def start(self, indices: Sequence[int], seeds: Sequence[int | None] | None = None,
-              initial_lrs: Sequence[Any] | None = None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
+              initial_lrs: Sequence[Any] | None = None,
+              tasks: Sequence[ChildTask | None] | None = None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
         """Start a new episode of children `indices`; returns all K last observations and their infos.
 
         `seeds[j]` reseeds child indices[j]'s RNG (None: go on with it); `initial_lrs[j]` chooses its
-        initial LR (None: drawn from `cfg.initial_lrs`).
+        initial LR (None: drawn from `cfg.initial_lrs`); `tasks[j]` its task (None given: each child
+        draws its own when `cfg` draws tasks).
         """
         for j, i in enumerate(indices):
             if seeds is not None and seeds[j] is not None:
                 self.rngs[i] = episode_rng(int(seeds[j]))
-            task = episode_task(self.cfg, self.rngs[i])
+            task = episode_task(self.cfg, self.rngs[i]) if tasks is None else tasks[j]
             child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
             self.children.reset_child(i, child_seed, lr, task)
             if self.twins is not None:

@@ -33,10 +33,13 @@ MODELS = {
     "mlp": lambda: MLP(12, (8, 6), 4),
     "mlp-no-bias": lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8, bias=False), nn.ReLU(), nn.Linear(8, 4)),
     "tanh-mlp": lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 4)),
+    "gelu-mlp": lambda: MLP(12, (8, 6), 4, activation="gelu"),
+    "layernorm-mlp": lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.LayerNorm(8), nn.Linear(8, 4)),
     "lenet5": lambda: LeNet5(4),
     "doubled-mlp": lambda: _DoubledMLP(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 4)),
 }
-SHAPES = {"mlp": (3, 4), "mlp-no-bias": (12,), "tanh-mlp": (2, 6), "lenet5": (1, 28, 28), "doubled-mlp": (12,)}
+SHAPES = {"mlp": (3, 4), "mlp-no-bias": (12,), "tanh-mlp": (2, 6), "gelu-mlp": (12,), "layernorm-mlp": (12,),
+          "lenet5": (1, 28, 28), "doubled-mlp": (12,)}
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -54,8 +57,8 @@ def test_each_child_gets_its_own_logits_and_gradients(name):
             torch.testing.assert_close(g[i], e, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,plain", [("mlp", True), ("mlp-no-bias", True), ("tanh-mlp", False), ("lenet5", False),
-                                        ("doubled-mlp", False)])
+@pytest.mark.parametrize("name,plain", [("mlp", True), ("mlp-no-bias", True), ("tanh-mlp", True), ("gelu-mlp", True),
+                                        ("layernorm-mlp", False), ("lenet5", False), ("doubled-mlp", False)])
 def test_only_plain_mlps_skip_vmap(name, plain):
     assert (_plain_mlp_layers(MODELS[name]()) is not None) == plain
 
