@@ -38,7 +38,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--setting", help="setting to evaluate on (default: the run's, or digits-mlp)")
     p.add_argument("--run-dir", help="take config and policy.pt from a training run")
     p.add_argument("--policy", help="policy file (default: the run's, or the one shipped for the setting)")
-    p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: 200000..200004)")
+    p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: 200000..200009)")
     p.add_argument("--initial-lrs", type=float, nargs="+", help="initial LRs (default: the setting's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one environment key as for training, e.g. --set env.child_steps=200 "

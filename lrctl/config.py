@@ -99,7 +99,7 @@ class EnvConfig:
     """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
     episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
     both."""
-    reward: str = "val_loss"
+    reward: str = "log_improvement_vs_constant"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
     the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
     telescope: with gamma 1 the return is the final-loss gain); log_improvement_vs_constant: the log
@@ -122,11 +122,11 @@ class EnvConfig:
 class PPOConfig:
     """stable-baselines3 PPO hyperparameters (actor and critic are fixed at 2x32)."""
 
-    total_timesteps: int = 20_000
+    total_timesteps: int = 100_000
     """Controller decisions to train for, over all environments."""
-    n_envs: int = 2
+    n_envs: int = 8
     """Child-training environments run side by side."""
-    vec_env: str = "subproc"
+    vec_env: str = "batched"
     """subproc: one process per environment (when cores allow); dummy: all in this process, one after
     another; batched: all children trained together in one batched pass (children with BatchNorm or
     Dropout fall back to subproc, with a warning)."""
@@ -138,10 +138,10 @@ class PPOConfig:
     """PPO epochs per update."""
     learning_rate: float = 3e-4
     """Adam learning rate of the actor-critic."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 0.95
-    """GAE lambda."""
+    gamma: float = 1.0
+    """Discount factor (1: the telescoping rewards' return is the final-loss gain)."""
+    gae_lambda: float = 1.0
+    """GAE lambda (1: Monte Carlo returns; the critic has little to bootstrap from)."""
     clip_range: float = 0.2
     """PPO clipping parameter."""
     ent_coef: float = 0.0

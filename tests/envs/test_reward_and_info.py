@@ -11,8 +11,14 @@ from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
 
 
-def test_reward_is_minus_validation_loss_of_the_child(digits_like):
-    env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
+def test_default_reward_is_the_gain_over_a_constant_lr():
+    from lrctl.config import EnvConfig
+
+    assert EnvConfig().reward == "log_improvement_vs_constant"
+
+
+def test_val_loss_reward_is_minus_validation_loss_of_the_child(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, reward="val_loss", **SMALL_ENV)
     env.reset(seed=0)
     for _ in range(env.n_decisions):
         _, reward, terminated, _, info = env.step(0)
