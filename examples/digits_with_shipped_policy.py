@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """Train a small MLP on scikit-learn digits with the policy shipped in lrctl as its LR scheduler.
 
-Run: python examples/digits_with_shipped_policy.py [--initial-lr 1e-3]
+Run: python examples/digits_with_shipped_policy.py [--initial-lr 1e-3] [--policy digits-mlp]
+The default policy is the general one, trained on a distribution of tasks (`lrctl.shipped_policy_path()`);
+`--policy digits-mlp` takes the one trained on this problem.
 It needs no download. The loop is a plain PyTorch loop: the only lrctl line is the scheduler.
 """
 
@@ -19,6 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--initial-lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", default="general", help="shipped policy: general or digits-mlp")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -26,7 +29,7 @@ def main() -> None:
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
     val_batch = (data.val_x[:256], data.val_y[:256])  # the policy was trained with 256 validation samples
-    scheduler = lrctl.PolicyScheduler(optimizer, lrctl.shipped_policy_path("digits-mlp"),
+    scheduler = lrctl.PolicyScheduler(optimizer, lrctl.shipped_policy_path(args.policy),
                                       model=model, val_data=val_batch)
     total_steps, batch_size = scheduler.total_steps, 64
     generator = torch.Generator().manual_seed(args.seed)

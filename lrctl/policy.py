@@ -168,10 +168,25 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     return policy
 
 
-def shipped_policy_path(setting: str = "digits-mlp") -> Path:
-    """Path of the pretrained policy shipped inside the package for `setting`."""
-    path = Path(__file__).parent / "policies" / f"{setting}.pt"
+GENERAL_POLICY = "general"
+"""Name of the shipped policy trained on a task distribution (`configs/general.yaml`)."""
+
+
+def shipped_policy_path(setting: str | None = None) -> Path:
+    """Path of a pretrained policy shipped inside the package.
+
+    None or "general": the general policy, trained on drawn tasks. A setting's name: the policy shipped
+    for that setting where there is one (digits-mlp), else the general policy.
+    """
+    folder = Path(__file__).parent / "policies"
+    general = folder / f"{GENERAL_POLICY}.pt"
+    path = folder / f"{setting}.pt" if setting else general
+    if not path.is_file() and setting not in (None, GENERAL_POLICY):
+        from lrctl.settings import SETTINGS
+
+        if setting in SETTINGS:
+            path = general
     if not path.is_file():
-        shipped = sorted(p.stem for p in path.parent.glob("*.pt"))
+        shipped = sorted(p.stem for p in folder.glob("*.pt"))
         raise PolicyFileError(f"no shipped policy for {setting!r}; shipped: {', '.join(shipped) or 'none'}")
     return path

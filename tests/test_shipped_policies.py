@@ -1,0 +1,27 @@
+"""The policies shipped inside the package: which file each name gives, and that they load and act."""
+
+import pytest
+
+from lrctl.policy import PolicyFileError, TASK_DISTRIBUTION, load_policy, shipped_policy_path
+
+
+def test_default_is_the_general_policy_trained_on_tasks():
+    path = shipped_policy_path()
+    assert path.name == "general.pt" and shipped_policy_path("general") == path
+    assert load_policy(path).spec.setting == TASK_DISTRIBUTION
+
+
+def test_a_setting_gets_its_own_policy_where_one_ships_else_the_general_one():
+    assert shipped_policy_path("digits-mlp").name == "digits-mlp.pt"
+    assert shipped_policy_path("fmnist-lenet5") == shipped_policy_path()
+
+
+def test_unknown_name_lists_the_shipped_policies():
+    with pytest.raises(PolicyFileError, match="shipped: digits-mlp, general"):
+        shipped_policy_path("imagenet-vit")
+
+
+@pytest.mark.parametrize("name", ["general", "digits-mlp"])
+def test_shipped_policies_act_on_their_features(name):
+    policy = load_policy(shipped_policy_path(name))
+    assert policy.act([0.0] * len(policy.spec.feature_names)) in (0, 1, 2)
