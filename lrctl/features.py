@@ -72,6 +72,14 @@ def feature_set(name: str) -> tuple[str, ...]:
         raise ValueError(f"unknown feature set {name!r}; allowed: {', '.join(FEATURE_SETS)}") from None
 
 
+def feature_set_name(names: Sequence[str]) -> str:
+    """The name of the set whose features are `names`, in that order (a policy file records names)."""
+    for name, members in FEATURE_SETS.items():
+        if tuple(names) == members:
+            return name
+    raise ValueError(f"features {list(names)} are none of the sets {', '.join(FEATURE_SETS)}")
+
+
 def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
     """Mean of the per-step training losses of one interval (the last dimension), in float64.
 

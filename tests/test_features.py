@@ -166,3 +166,11 @@ def test_scale_free_features_do_not_change_with_the_scale_of_the_learning_rate()
 
 def val_at(logits):
     return nn.functional.cross_entropy(logits[0], torch.zeros(logits.shape[1], dtype=torch.long))
+
+
+def test_feature_set_name_reads_a_policy_files_names_back():
+    from lrctl.features import FEATURE_SETS, feature_set_name
+
+    assert all(feature_set_name(names) == name for name, names in FEATURE_SETS.items())
+    with pytest.raises(ValueError, match="none of the sets"):
+        feature_set_name(["val_loss", "log_lr"])

@@ -7,6 +7,7 @@ setting's children cannot be batched).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import time
@@ -21,7 +22,7 @@ from lrctl.device import resolve_device
 from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
-from lrctl.features import validation_losses
+from lrctl.features import feature_set_name, validation_losses
 from lrctl.settings import get_setting
 from lrctl.tasks import episode_task
 
@@ -115,6 +116,8 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     if any(t.env != env_cfg or t.method != method or t.method.kind != "policy" for t in tasks):
         raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
     policy = load_policy(method.params["path"])
+    # The batched environment observes for the policy: its features, whatever the setting's config says.
+    env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(policy.spec.feature_names))
     start = time.perf_counter()
     results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks],
                                    method=method.name)

@@ -9,7 +9,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from lrctl.agents.vec_env import build_vec_env
 from lrctl.config import PPOConfig, env_config
 from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
-from lrctl.features import FEATURE_NAMES
+from lrctl.features import feature_set
 from tests.conftest import SMALL_ENV, make_splits
 
 
@@ -29,7 +29,7 @@ def test_batchnorm_children_fall_back_to_separate_environments(monkeypatch):
     assert isinstance(venv.venv, DummyVecEnv)  # one environment: no worker process needed
     obs = venv.reset()
     _, rewards, _, _ = venv.step(np.array([2]))
-    assert obs.shape == (1, len(FEATURE_NAMES)) and np.isfinite(rewards).all()
+    assert obs.shape == (1, len(feature_set(cfg.features))) and np.isfinite(rewards).all()
 
 
 @pytest.mark.parametrize("setting,expected", [("digits-mlp", True), ("fmnist-lenet5", True),

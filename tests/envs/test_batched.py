@@ -74,7 +74,7 @@ def test_same_seed_gives_the_same_episodes_bit_for_bit(digits_like):
 
 
 def test_each_child_has_its_own_seed_and_lr(digits_like):
-    batched, _ = _pair(digits_like)
+    batched, _ = _pair(digits_like, features="paper")  # scale-free features start at 0 for every child
     obs = batched.reset()
     assert len({tuple(row) for row in obs}) == K  # different initialisations and validation subsets
     assert len(set(batched.core.lrs.tolist())) > 1

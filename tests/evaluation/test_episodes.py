@@ -14,9 +14,9 @@ EPISODES = [(7, 1e-3), (8, 1e-2), (7, 1e-2)]
 
 @pytest.mark.parametrize("mode", ["discrete", "continuous"])
 def test_batched_episodes_equal_single_environment_episodes(digits_like, mode):
-    policy = make_policy(mode)
-    cfg = env_config("digits-mlp", action_mode=mode, **SMALL_ENV)
-    env = LRControlEnv("digits-mlp", data=digits_like, action_mode=mode, **SMALL_ENV)
+    policy = make_policy(mode)  # observes the paper's features
+    cfg = env_config("digits-mlp", action_mode=mode, features="paper", **SMALL_ENV)
+    env = LRControlEnv("digits-mlp", data=digits_like, action_mode=mode, features="paper", **SMALL_ENV)
     singles = [run_episode(env, policy.act, seed, lr) for seed, lr in EPISODES]
     batched = run_episodes_batched(cfg, policy.act, EPISODES, data=digits_like)
     for a, b in zip(batched, singles):

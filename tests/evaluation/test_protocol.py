@@ -46,8 +46,10 @@ def _assert_learned_runs_are_the_environment_episodes(runs, policy_path, env_cfg
     """Bit for bit on a CPU: the evaluation trains the environment's child with the setting's optimizer."""
     from lrctl.policy import load_policy
 
+    from lrctl.features import feature_set_name
+
     policy = load_policy(policy_path)
-    env = LRControlEnv(env_cfg)
+    env = LRControlEnv(env_cfg, features=feature_set_name(policy.spec.feature_names))
     learned = [r for r in runs if r.method == "learned"]
     assert learned
     threads = torch.get_num_threads()
@@ -141,3 +143,11 @@ def test_quick_plan_is_short_and_small(policy_path):
 def test_evaluation_seeds_must_differ_from_tuning_seeds(policy_path):
     with pytest.raises(ValueError, match="tuning seeds"):
         plan_for(env_config("digits-mlp"), policy_path, seeds=[300_000])
+
+
+def test_batched_evaluation_observes_the_policys_features_not_the_configs(tiny_plan, tiny_result):
+    plan = replace(tiny_plan, env=replace(tiny_plan.env, features="scale_free"), batched=True)  # a paper policy
+    batched = evaluate(plan)
+    for a, b in zip(batched.runs, tiny_result.runs):
+        if a.method == "learned":
+            assert a.lrs == pytest.approx(b.lrs, rel=1e-9)
