@@ -9,6 +9,7 @@ episode's seeded RNG, so a seed gives the same task, bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -88,6 +89,7 @@ def draw_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask:
     )
 
 
+@functools.lru_cache(maxsize=4)  # an episode's child and its constant-LR twin train on the same problem
 def synthetic_classification(seed: int) -> DatasetSplits:
     """A classification problem from scikit-learn's `make_classification` whose size, number of
     features and classes, class separation and label noise are drawn from `seed`; standardised with

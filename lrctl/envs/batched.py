@@ -29,7 +29,7 @@ from lrctl.data import DatasetSplits, load_dataset
 from lrctl.envs.batched_forward import batched_forward
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
-from lrctl.envs.core import TWIN_REWARDS, EpisodeCore
+from lrctl.envs.core import EpisodeCore, needs_twins
 from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer
@@ -280,7 +280,7 @@ class BatchedLRControlVecEnv(VecEnv):
 
     def _children(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int,
                   task: ChildTask | None = None) -> tuple[BatchedChildren, BatchedChildren | None]:
-        twins = BatchedChildren(data, model_name, cfg, k, task) if cfg.reward in TWIN_REWARDS else None
+        twins = BatchedChildren(data, model_name, cfg, k, task) if needs_twins(cfg) else None
         return BatchedChildren(data, model_name, cfg, k, task), twins
 
     def _start(self, indices: list[int], seeds: list[int | None] | None,

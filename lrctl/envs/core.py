@@ -53,6 +53,11 @@ TWIN_REWARDS = ("log_improvement_vs_constant",)
 """Rewards that need a constant-LR twin of every child."""
 
 
+def needs_twins(cfg: EnvConfig) -> bool:
+    """Whether `cfg`'s reward needs a constant-LR twin beside every child."""
+    return cfg.reward in TWIN_REWARDS
+
+
 def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
                     twin_prev_val_loss: np.ndarray | None = None,
                     twin_val_loss: np.ndarray | None = None) -> np.ndarray:
@@ -98,7 +103,7 @@ class EpisodeCore:
     """
 
     def __init__(self, cfg: EnvConfig, children: Children, twins: Children | None = None) -> None:
-        if (cfg.reward in TWIN_REWARDS) != (twins is not None):
+        if needs_twins(cfg) != (twins is not None):
             raise ValueError(f"reward {cfg.reward!r} needs constant-LR twins exactly when it is one of "
                              f"{TWIN_REWARDS}")
         self.cfg = cfg

@@ -12,7 +12,7 @@ from lrctl.config import EnvConfig, resolve_env_config
 from lrctl.data import DatasetSplits, load_dataset
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildRun, SingleChild
-from lrctl.envs.core import TWIN_REWARDS, EpisodeCore
+from lrctl.envs.core import EpisodeCore, needs_twins
 from lrctl.settings import get_setting
 
 
@@ -58,7 +58,7 @@ class LRControlEnv(gym.Env):
             data = load_dataset(setting.dataset, cfg.data_root, self.device, cfg.download)
         self.data = data.to(self.device)
         self._children = SingleChild(self.data, setting.model, cfg)
-        twin = SingleChild(self.data, setting.model, cfg) if cfg.reward in TWIN_REWARDS else None
+        twin = SingleChild(self.data, setting.model, cfg) if needs_twins(cfg) else None
         self.core = EpisodeCore(cfg, self._children, twin)
         self.feature_names: tuple[str, ...] = self.core.tracker.feature_names
         self.n_decisions = self.core.n_decisions

@@ -38,7 +38,7 @@ def _mean_std(runs: list[RunResult]) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def best_schedule(runs: dict[str, list[RunResult]]) -> str:
+def best_baseline(runs: dict[str, list[RunResult]]) -> str:
     """The baseline (constant or schedule) with the lowest mean final validation loss."""
     baselines = [m for m in runs if m != LEARNED.name]
     return min(baselines, key=lambda m: _mean_final(runs[m]))
@@ -52,7 +52,7 @@ def verdict(results: dict[float, dict[str, list[RunResult]]]) -> str:
                       if _mean_final(runs[LEARNED.name]) < _mean_final(runs[CONSTANT.name])]
     behind = []
     for lr, runs in results.items():
-        best = best_schedule(runs)
+        best = best_baseline(runs)
         if not _mean_final(runs[LEARNED.name]) < _mean_final(runs[best]):
             behind.append(f"{lr:g}: {best} {_mean_final(runs[best]):.4f} vs {_mean_final(runs[LEARNED.name]):.4f}")
     line = (f"**Verdict:** lower mean final validation loss than the constant LR at {len(beats_constant)} of {n} "
@@ -100,7 +100,7 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
     ]
     for lr, runs in results.items():
         pol, const = runs[LEARNED.name], runs[CONSTANT.name]
-        best = best_schedule(runs)
+        best = best_baseline(runs)
         won, compared = wins(pol, const)
         won_best, compared_best = wins(pol, runs[best])
         lines.append(

@@ -1,7 +1,7 @@
 """report.md's verdict: where the learned policy's mean final loss beats the constant LR and the best baseline."""
 
 from lrctl.evaluation.records import RunResult
-from lrctl.evaluation.report import best_schedule, verdict
+from lrctl.evaluation.report import best_baseline, verdict
 
 
 def _runs(method: str, lr: float, finals: list[float]) -> list[RunResult]:
@@ -31,6 +31,6 @@ def test_a_diverged_policy_run_loses_the_verdict():
     assert "than the constant LR at 0 of 1" in verdict(results)
 
 
-def test_best_schedule_ignores_the_learned_policy():
+def test_best_baseline_ignores_the_learned_policy():
     runs = _at(0.01, learned=[0.01], constant=[0.5], linear=[0.3], plateau=[0.4])
-    assert best_schedule(runs) == "linear"
+    assert best_baseline(runs) == "linear"
