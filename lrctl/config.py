@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from lrctl.settings import SETTINGS, get_setting
+from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
 
 
 class ConfigError(ValueError):
@@ -184,34 +185,34 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {excerpt(value)}")
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer() and math.isfinite(value):
             return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        raise ConfigError(f"{key}: expected an integer, got {excerpt(value)}")
     if annotation is float:
         if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
             try:
                 value = float(value)
             except ValueError:
-                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+                raise ConfigError(f"{key}: expected a number, got {excerpt(value)}") from None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
-                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+                raise ConfigError(f"{key}: expected a finite number, got {excerpt(value)}")
             return float(value)
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+        raise ConfigError(f"{key}: expected a number, got {excerpt(value)}")
     if annotation is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
+        raise ConfigError(f"{key}: expected a string, got {excerpt(value)}")
     if origin is tuple:
         item_type = typing.get_args(annotation)[0]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {excerpt(value)}")
         return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
     raise TypeError(f"unsupported annotation {annotation!r} for {key}")  # a bug in this module
 
@@ -222,7 +223,7 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
         data = {}
     if not isinstance(data, dict):
         where = prefix.rstrip(".") or "the config"
-        raise ConfigError(f"{where}: expected a mapping of keys to values, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {excerpt(data)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     values = {} if base is None else {n: getattr(base, n) for n in names}
@@ -231,7 +232,7 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
         if not isinstance(key, str) or key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known keys: {', '.join(names)}"
-            raise ConfigError(f"unknown key {full!r}{hint}")
+            raise ConfigError(f"unknown key {excerpt(full)}{hint}")
         annotation = hints[key]
         if dataclasses.is_dataclass(annotation):
             values[key] = _build(annotation, value, f"{full}.", values.get(key))
@@ -243,12 +244,33 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
 def _check_choice(key: str, value: str, allowed: typing.Iterable[str]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ConfigError(f"{key}: unknown value {value!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{key}: unknown value {excerpt(value)}; allowed: {', '.join(allowed)}")
 
 
 def _check_positive(key: str, value: float) -> None:
     if not value > 0:
-        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+        raise ConfigError(f"{key}: must be > 0, got {excerpt(value)}")
+
+
+def _check_at_most(key: str, value: float, limit: float) -> None:
+    if value > limit:
+        raise ConfigError(f"{key}: {excerpt(value)} is above the limit {limit:,}; lower it")
+
+
+SEED_LIMIT = 2**31
+"""Seeds lie in [0, 2**31): a run's seed plus its timesteps (resume) stays a valid NumPy seed."""
+
+_ENV_LIMITS = {"child_steps": 10**7, "batch_size": 10**6, "val_subset_size": 10**7}
+_TASK_LIMITS = {"widths": 2**16, "depths": 64, "batch_sizes": 10**6, "child_steps": 10**7}
+_PPO_LIMITS = {"total_timesteps": 10**9, "n_envs": 256, "n_steps": 10**6, "batch_size": 10**7, "n_epochs": 10**4}
+"""Upper bounds on sizes: far above any sensible run, low enough that a typo fails at once instead of
+training without end or exhausting memory."""
+
+
+def check_seed(key: str, seed: int) -> None:
+    """A ConfigError unless `seed` lies in [0, SEED_LIMIT)."""
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{key}: {excerpt(seed)} is out of range; seeds are integers in [0, 2**31)")
 
 
 def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
@@ -262,6 +284,8 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     _check_choice(f"{p}device", cfg.device, DEVICES)
     for key in ("child_steps", "steps_per_action", "batch_size", "val_subset_size"):
         _check_positive(f"{p}{key}", getattr(cfg, key))
+    for key, limit in _ENV_LIMITS.items():
+        _check_at_most(f"{p}{key}", getattr(cfg, key), limit)
     if cfg.steps_per_action > cfg.child_steps or cfg.child_steps % cfg.steps_per_action:
         raise ConfigError(
             f"{p}steps_per_action: {cfg.steps_per_action} must divide {p}child_steps "
@@ -311,6 +335,7 @@ def _validate_tasks(cfg: EnvConfig, p: str) -> None:
         for i, value in enumerate(values):
             if not isinstance(value, str):
                 _check_positive(f"{p}{key}[{i}]", value)
+                _check_at_most(f"{p}{key}[{i}]", value, _TASK_LIMITS[key])
     for i, steps in enumerate(tasks.child_steps):
         if steps % cfg.steps_per_action:
             raise ConfigError(f"{p}child_steps[{i}]: {steps} is not a multiple of env.steps_per_action "
@@ -325,6 +350,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "learning_rate",
                 "clip_range", "max_grad_norm", "clip_obs"):
         _check_positive(f"ppo.{key}", getattr(ppo, key))
+    for key, limit in _PPO_LIMITS.items():
+        _check_at_most(f"ppo.{key}", getattr(ppo, key), limit)
     for key in ("gamma", "gae_lambda"):
         if not 0 < getattr(ppo, key) <= 1:
             raise ConfigError(f"ppo.{key}: must lie in (0, 1], got {getattr(ppo, key)}")
@@ -333,11 +360,12 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "
             f"{ppo.n_steps * ppo.n_envs}); lower it or raise ppo.n_steps"
         )
-    if cfg.seed < 0:
-        raise ConfigError(f"seed: must be >= 0, got {cfg.seed}")
+    check_seed("seed", cfg.seed)
     _check_positive("checkpoint_every", cfg.checkpoint_every)
     if not cfg.report_seeds:
         raise ConfigError("report_seeds: must list at least one seed")
+    for i, seed in enumerate(cfg.report_seeds):
+        check_seed(f"report_seeds[{i}]", seed)
     if not cfg.run_dir:
         raise ConfigError("run_dir: must not be empty")
     return cfg
@@ -357,26 +385,28 @@ def resolve_env_config(config: "EnvConfig | str", options: dict[str, Any]) -> En
             return validate_env(config, prefix="")
         return validate_env(_build(EnvConfig, options, "", config), prefix="")
     if not isinstance(config, str):
-        raise ConfigError(f"config: expected an EnvConfig or a setting name, got {config!r}")
+        raise ConfigError(f"config: expected an EnvConfig or a setting name, got {excerpt(config)}")
     options = dict(options)
     setting = options.pop("setting", config)  # gymnasium.make(..., setting=...) names it as a keyword
     if not isinstance(setting, str):
-        raise ConfigError(f"setting: expected a string, got {setting!r}")
+        raise ConfigError(f"setting: expected a string, got {excerpt(setting)}")
     return env_config(setting, **options)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split `a.b=value` into (["a", "b"], parsed YAML value)."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. env.child_steps=200")
+        raise ConfigError(f"override {excerpt(text)}: expected KEY=VALUE, e.g. env.child_steps=200")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError(f"override {text!r}: missing key before '='")
+        raise ConfigError(f"override {excerpt(text)}: missing key before '='")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    except StrictYAMLError as err:
+        raise ConfigError(f"override {excerpt(key)}: {err}") from None
     return key.split("."), value
 
 
@@ -385,7 +415,7 @@ def _merge(data: dict[str, Any], path: list[str], value: Any) -> None:
     for part in path[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"override {'.'.join(path)}: {part!r} is not a section")
+            raise ConfigError(f"override {'.'.join(path)}: {excerpt(part)} is not a section")
         node = child
     node[path[-1]] = value
 
@@ -402,10 +432,10 @@ def config_from_dict(data: Any, overrides: typing.Sequence[str] = ()) -> TrainCo
         _merge(data, path, value)
     env_data = data.get("env") or {}
     if not isinstance(env_data, dict):
-        raise ConfigError(f"env: expected a mapping of keys to values, got {env_data!r}")
+        raise ConfigError(f"env: expected a mapping of keys to values, got {excerpt(env_data)}")
     setting = env_data.get("setting", EnvConfig.setting)
     if not isinstance(setting, str):
-        raise ConfigError(f"env.setting: expected a string, got {setting!r}")
+        raise ConfigError(f"env.setting: expected a string, got {excerpt(setting)}")
     _check_choice("env.setting", setting, SETTINGS)
     env_base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "env.")
     base = TrainConfig(env=env_base, run_dir=f"runs/{setting}")
@@ -421,7 +451,7 @@ def env_with_overrides(env: EnvConfig, overrides: typing.Sequence[str]) -> EnvCo
     for text in overrides:
         path, value = parse_override(text)
         if len(path) < 2 or path[0] != "env":
-            raise ConfigError(f"override {text!r}: only environment keys can be set here, as env.KEY=VALUE "
+            raise ConfigError(f"override {excerpt(text)}: only environment keys can be set here, as env.KEY=VALUE "
                               "(e.g. env.child_steps=200)")
         if path[1:] == ["setting"]:
             data = {"env": {"setting": value, **{k: v for k, v in data["env"].items()
@@ -438,7 +468,9 @@ def load_config(path: str | os.PathLike[str] | None, overrides: typing.Sequence[
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; see configs/ for examples")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except StrictYAMLError as err:
+        raise ConfigError(f"config file {str(path)!r}: {err}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {first}") from None

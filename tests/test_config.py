@@ -74,7 +74,16 @@ BAD = [
     ({"ppo": {"batch_size": 10_000}}, "ppo.batch_size"),
     ({"env": {"download": "yes"}}, "env.download"),
     ({"report_seeds": []}, "report_seeds"),
+    ({"report_seeds": [-5]}, "report_seeds[0]"),
+    ({"report_seeds": [100, 2**31]}, "report_seeds[1]"),
     ({"seed": -1}, "seed"),
+    ({"seed": 4294967296}, "seed"),
+    ({"ppo": {"total_timesteps": 10**23}}, "ppo.total_timesteps"),
+    ({"ppo": {"total_timesteps": 1e38}}, "ppo.total_timesteps"),
+    ({"ppo": {"n_envs": 100_000}}, "ppo.n_envs"),
+    ({"env": {"child_steps": 10**9}}, "env.child_steps"),
+    ({"env": {"val_subset_size": 10**12}}, "env.val_subset_size"),
+    ({"env": {"tasks": {"datasets": ["digits"], "widths": [10**9]}}}, "env.tasks.widths[0]"),
 ]
 
 

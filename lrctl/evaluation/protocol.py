@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from lrctl.config import ConfigError, EnvConfig, validate_env
+from lrctl.config import ConfigError, EnvConfig, check_seed, validate_env
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
                                       standard_methods)
 from lrctl.evaluation.records import RunResult
@@ -100,9 +100,8 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
         steps = max(env.steps_per_action, (env.child_steps // 5) // env.steps_per_action * env.steps_per_action)
         env = replace(env, child_steps=steps)
         chosen = chosen[:2]
-    bad_seeds = [s for s in chosen if not 0 <= s < 2**32]
-    if bad_seeds:
-        raise ConfigError(f"evaluation seed {bad_seeds[0]} is out of range; seeds are integers in [0, 2**32)")
+    for seed in chosen:
+        check_seed("evaluation seed", seed)
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
         raise ConfigError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")
