@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary file in the same folder, flush, then rename over the target.
 
-A write killed half-way leaves at most a hidden temporary file, never a truncated target.
+A write killed half-way leaves at most a hidden temporary file (`.NAME.XXXX.tmp`), never a truncated
+target; `remove_leftovers` clears those at the next start.
 """
 
 from __future__ import annotations
@@ -49,3 +50,34 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writes killed half-way left in `folder`; returns what went."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    gone = [p for p in folder.glob(".*.tmp*") if p.is_file()]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return gone
+
+
+def unwritable_reason(path: str | os.PathLike[str], *, folder: bool) -> str | None:
+    """Why a file (or, with `folder`, a folder) could not be made at `path` by this process; None if it can.
+
+    Nothing is written: the nearest existing folder on the way must be writable, and `path` itself, where
+    it exists, must be of the kind asked for.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder != path.is_dir():
+            return f"it is {'a file' if folder else 'a folder'}"
+        parent = path if folder else path.parent
+    else:
+        parent = next(p for p in path.absolute().parents if p.exists())
+        if not parent.is_dir():
+            return f"{str(parent)!r} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{str(parent)!r} is not writable"
+    return None

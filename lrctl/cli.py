@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from lrctl.atomic import remove_leftovers, unwritable_reason
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -113,6 +115,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(plan, progress_factory=_progress_bar)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
         "python evaluate.py " + " ".join(sys.argv[1:])
+    out.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out)
     paths = write_outputs(result, out, command.strip())
     print(paths["summary"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -120,16 +124,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _writable_folder(path: Path, option: str) -> Path:
-    """`path` as a folder this process can write into (created if missing), checked before any compute."""
-    if path.exists() and not path.is_dir():
-        raise _UsageError(f"{option} {str(path)!r} is a file; name a folder for the outputs")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".lrctl-write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise _UsageError(f"{option} {str(path)!r} cannot be written ({err.strerror}); choose another folder") from None
+    """`path` as a folder this process could write into, checked before any compute; nothing is created."""
+    problem = unwritable_reason(path, folder=True)
+    if problem:
+        raise _UsageError(f"{option} {str(path)!r} cannot be used ({problem}); choose another folder")
     return path
 
 

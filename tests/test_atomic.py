@@ -2,7 +2,7 @@
 
 import pytest
 
-from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.atomic import remove_leftovers, write_atomic, write_text_atomic
 
 
 def test_write_replaces_the_target(tmp_path):
@@ -43,3 +43,13 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_leftovers_of_killed_writes_are_removed_and_nothing_else(tmp_path):
+    keep = [tmp_path / "policy.pt", tmp_path / ".hidden", tmp_path / "notes.tmp"]
+    gone = [tmp_path / ".policy.pt.abc123.tmp", tmp_path / ".model.zip.k9.tmp.zip"]
+    for path in keep + gone:
+        path.write_text("x")
+    assert sorted(remove_leftovers(tmp_path)) == sorted(gone)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
+    assert remove_leftovers(tmp_path / "missing") == []

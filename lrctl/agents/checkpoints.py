@@ -10,6 +10,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.strict_yaml import excerpt
 
 LATEST = "latest.json"
 _KEEP = 3  # checkpoints kept on disk; older ones are removed
@@ -68,6 +69,9 @@ def latest_checkpoint(folder: Path) -> Checkpoint | None:
                           {str(k): float(v) for k, v in dict(data.get("counters", {})).items()})
     except (ValueError, KeyError, TypeError, OSError) as err:
         raise CheckpointError(f"{pointer} is not a valid lrctl checkpoint pointer ({err}); delete it to start over") from None
+    for name in (data["model"], data["vecnormalize"]):
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise CheckpointError(f"{pointer} names {excerpt(name)}, not a file in {folder}; delete it to start over")
     for path in (ckpt.model, ckpt.vecnormalize):
         if not path.is_file() or path.stat().st_size == 0:
             raise CheckpointError(f"checkpoint file {path} is missing or empty; delete {pointer} to start over")

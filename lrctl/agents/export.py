@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lrctl import __version__
+from lrctl.atomic import unwritable_reason
 from lrctl.config import EnvConfig, load_config
 from lrctl.features import feature_set
 from lrctl.policy import TASK_DISTRIBUTION, Policy, PolicyFileError, PolicySpec, build_actor, save_policy
@@ -25,6 +26,7 @@ def policy_spec(env: EnvConfig) -> PolicySpec:
         child_steps=env.child_steps, setting=TASK_DISTRIBUTION if draws_tasks(env) else env.setting,
         initial_lrs=tuple(env.initial_lrs),
         lrctl_version=__version__,
+        optimizers=tuple(env.tasks.optimizers) if draws_tasks(env) else (env.optimizer,),
     )
 
 
@@ -54,10 +56,19 @@ def export_policy(model: Any, vecnormalize: Any, env: EnvConfig, out: str | os.P
 
 
 def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Write `policy.pt` for the finished run in `run_dir` from its model.zip, vecnormalize.pkl and config."""
+    """Write `policy.pt` for the finished run in `run_dir` from its model.zip, vecnormalize.pkl and config.
+
+    `out`: the policy file to write (default RUN_DIR/policy.pt); an existing folder gets OUT/policy.pt.
+    """
     from stable_baselines3 import PPO
 
     run_dir = Path(run_dir)
+    target = Path(out) if out is not None else run_dir / "policy.pt"
+    if target.is_dir():
+        target = target / "policy.pt"
+    problem = unwritable_reason(target, folder=False)
+    if problem:
+        raise PolicyFileError(f"cannot write the policy to {str(target)!r} ({problem}); choose another --out")
     for name in ("model.zip", "vecnormalize.pkl", "config.yaml"):
         if not (run_dir / name).is_file():
             raise PolicyFileError(f"cannot export {run_dir}: {name} is missing; has training finished there?")
@@ -69,4 +80,4 @@ def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     except Exception as err:  # damaged zip or pickle
         detail = (str(err).strip().splitlines() or [""])[0]
         raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {detail}") from None
-    return export_policy(model, vecnormalize, env, out or run_dir / "policy.pt")
+    return export_policy(model, vecnormalize, env, target)

@@ -12,6 +12,7 @@ Run directory layout:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from lrctl.agents.callbacks import EpisodeStatsCallback, PeriodicCheckpointCallback
 from lrctl.agents.checkpoints import CheckpointError, latest_checkpoint, save_checkpoint
 from lrctl.agents.vec_env import build_vec_env, normalize
-from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.atomic import remove_leftovers, unwritable_reason, write_atomic, write_text_atomic
 from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
 from lrctl.data import ensure_data
 from lrctl.agents.export import export_policy
@@ -55,20 +56,29 @@ class TrainResult:
     wall_time_s: float
 
 
-def prepare_run_dir(cfg: TrainConfig, overwrite: bool) -> Path:
-    """Create the run directory and write the resolved config; refuse to mix two runs in one folder."""
+def check_run_dir(cfg: TrainConfig, overwrite: bool) -> Path:
+    """The run directory, checked without writing anything: a folder (or a path one can be made at)
+    that this process can write, and that holds no other run unless `overwrite`."""
     run_dir = Path(cfg.run_dir)
+    problem = unwritable_reason(run_dir, folder=True)
+    if problem:
+        raise ConfigError(f"run_dir {str(run_dir)!r} cannot be used ({problem}); choose another with --run-dir")
     if (run_dir / CONFIG_FILE).exists() and not overwrite:
         raise ConfigError(
             f"run_dir {str(run_dir)!r} already holds a run; continue it with --resume {run_dir}, "
             "start over with --overwrite, or choose another with --set run_dir=..."
         )
+    return run_dir
+
+
+def start_run_dir(cfg: TrainConfig, run_dir: Path, overwrite: bool) -> None:
+    """Create the checked run directory, clear an overwritten run's checkpoints, write the config."""
     if overwrite and (run_dir / "checkpoints").exists():
         for old in (run_dir / "checkpoints").iterdir():
             old.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(run_dir)
     write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
-    return run_dir
 
 
 def build_ppo(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
@@ -97,10 +107,11 @@ def build_ppo(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
 
 def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], object] = print) -> TrainResult:
     """Train a controller from scratch as `cfg` says and write the run directory."""
+    run_dir = check_run_dir(cfg, overwrite)
     ensure_data(cfg.env)
-    run_dir = prepare_run_dir(cfg, overwrite)
     venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
     model = build_ppo(cfg, venv, run_dir)
+    start_run_dir(cfg, run_dir, overwrite)  # only now: a run that could not start leaves no folder behind
     return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
 
 
@@ -115,10 +126,14 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> Trai
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"--resume {str(run_dir)!r}: no {CONFIG_FILE} there; is it a run directory?")
     cfg = load_config(run_dir / CONFIG_FILE)
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"--resume {str(run_dir)!r}: the folder is not writable; fix its permissions")
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
     ensure_data(cfg.env)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        remove_leftovers(folder)
     raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps)
     try:
         venv = VecNormalize.load(str(ckpt.vecnormalize), raw)

@@ -58,7 +58,12 @@ def test_resume_after_kill_minus_nine(tmp_path):
     proc.wait()
     saved = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["timesteps"]
     assert 0 < saved < TOTAL
+    # What a kill in the middle of an atomic write leaves behind; the resumed run clears it.
+    leftovers = [run_dir / ".model.zip.x1y2.tmp.zip", run_dir / "checkpoints" / ".latest.json.a1b2.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half")
     _finish_by_resume(run_dir)
+    assert not any(path.exists() for path in leftovers)
 
 
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
@@ -91,7 +96,9 @@ def test_resume_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 0 and "latest.json" in err
 
 
-@pytest.mark.parametrize("content", ["", "{not json", '{"timesteps": 5}'])
+@pytest.mark.parametrize("content", ["", "{not json", '{"timesteps": 5}',
+                                     '{"timesteps": 5, "model": "../../etc/x.zip", "vecnormalize": "v.pkl"}',
+                                     '{"timesteps": 5, "model": "m.zip", "vecnormalize": "/tmp/v.pkl"}'])
 def test_broken_checkpoint_pointer_is_a_clear_error(tmp_path, content):
     from lrctl.agents.checkpoints import latest_checkpoint
 
