@@ -6,15 +6,16 @@ tensors on the chosen device, so a child step is an index into a tensor: no Data
 
 from __future__ import annotations
 
-import gzip
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from lrctl.atomic import unwritable_reason, write_atomic
+from lrctl.idx import IDXError, check_idx, read_idx_bytes
 
 if TYPE_CHECKING:
     from lrctl.config import EnvConfig
@@ -181,7 +182,8 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
     """Copy an MNIST-format folder of IDX files (.gz or plain) into `root` where torchvision finds them.
 
     This is how the Debian package `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) becomes
-    usable offline. Returns the raw folder written. Files are written to a temporary name, then renamed.
+    usable offline. Returns the raw folder written. Every file is parsed and checked (magic number, sizes,
+    label range) before anything is written; each is written to a temporary name, then renamed.
     """
     if name not in ("mnist", "fashion-mnist"):
         raise DataError(f"cannot import {name!r}: only mnist and fashion-mnist come as IDX files")
@@ -200,18 +202,23 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
                 f"import source {str(source)!r} lacks {stem}(.gz); it must hold the four IDX files "
                 f"{', '.join(_IDX_FILES)}"
             )
-    raw.mkdir(parents=True, exist_ok=True)
-    for stem, src in found.items():
-        target = raw / stem
-        tmp = raw / f".{stem}.tmp"
-        opener = gzip.open if src.suffix == ".gz" else open
-        try:
-            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-        except (OSError, EOFError) as err:
-            tmp.unlink(missing_ok=True)
-            raise DataError(f"cannot read {str(src)!r}: {err}; is the file complete?") from None
-        os.replace(tmp, target)
+    problem = unwritable_reason(raw, folder=True)
+    if problem:
+        raise DataError(f"cannot import into {str(raw)!r} ({problem}); choose another --root")
+    contents: dict[str, bytes] = {}
+    counts: dict[str, int] = {}
+    try:
+        for stem, src in found.items():
+            contents[stem] = read_idx_bytes(src)
+            counts[stem] = check_idx(contents[stem], repr(str(src)), images="images" in stem)
+    except IDXError as err:
+        raise DataError(f"{err}; import the dataset's original IDX files") from None
+    for split in ("train", "t10k"):
+        if counts[f"{split}-images-idx3-ubyte"] != counts[f"{split}-labels-idx1-ubyte"]:
+            raise DataError(f"import source {str(source)!r}: {counts[f'{split}-images-idx3-ubyte']} {split} images "
+                            f"but {counts[f'{split}-labels-idx1-ubyte']} labels; the files do not belong together")
+    for stem, data in contents.items():
+        write_atomic(raw / stem, lambda tmp, data=data: tmp.write_bytes(data))
     for key in list(_CACHE):
         if key[0] == name:
             del _CACHE[key]

@@ -71,6 +71,36 @@ def test_import_accepts_plain_idx_files(tmp_path):
     assert len(load_dataset("mnist", tmp_path / "root", download=False).test_y) == 6
 
 
+def _corrupt(folder, stem, change):
+    path = folder / f"{stem}.gz"
+    with gzip.open(path, "rb") as handle:
+        blob = bytearray(handle.read())
+    with gzip.open(path, "wb") as handle:
+        handle.write(bytes(change(blob)))
+
+
+CORRUPTIONS = {
+    "not-idx": ("train-images-idx3-ubyte", lambda b: b"hello", "not an IDX file of images"),
+    "labels-as-images": ("train-images-idx3-ubyte", lambda b: b[:2] + bytes([8, 1]) + b[4:], "magic number"),
+    "truncated": ("t10k-images-idx3-ubyte", lambda b: b[:-100], "header promises"),
+    "not-28x28": ("train-images-idx3-ubyte", lambda b: b[:8] + (32).to_bytes(4, "big") + b[12:], "32x28"),
+    "label-out-of-range": ("train-labels-idx1-ubyte", lambda b: b[:8] + bytes([42]) + b[9:], "label 42"),
+    "count-mismatch": ("t10k-labels-idx1-ubyte", lambda b: b[:4] + (5).to_bytes(4, "big") + b[8:13],
+                       "do not belong together"),
+}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_import_checks_every_file_before_writing_any(idx_folder, tmp_path, name):
+    src, *_ = idx_folder
+    stem, change, fragment = CORRUPTIONS[name]
+    _corrupt(src, stem, change)
+    with pytest.raises(DataError, match=fragment) as err:
+        import_idx_folder("fashion-mnist", src, tmp_path / "root")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "root").exists()
+
+
 def test_import_of_incomplete_folder_names_the_missing_file(tmp_path):
     (tmp_path / "src").mkdir()
     with pytest.raises(DataError, match="train-images-idx3-ubyte"):
