@@ -22,13 +22,15 @@ def action_exponent(action: Any, action_mode: str) -> float:
         raise ValueError(f"expected one action value, got shape {arr.shape}")
     value = arr.reshape(()).item()
     if action_mode == "discrete":
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"discrete action must be 0 (up), 1 (down) or 2 (keep), got {value!r}")
+        if arr.dtype.kind not in "iu":  # as Discrete(3).contains: no bools, floats or strings
+            raise ValueError(f"discrete action must be the integer 0 (up), 1 (down) or 2 (keep), got {action!r}")
         choice = int(value)
         if choice not in (DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP):
             raise ValueError(f"discrete action must be 0 (up), 1 (down) or 2 (keep), got {value!r}")
         return (1.0, -1.0, 0.0)[choice]
     if action_mode == "continuous":
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"continuous action must be a number in [-1, 1], got {action!r}")
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"continuous action must be a finite number in [-1, 1], got {value!r}")

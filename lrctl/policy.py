@@ -7,7 +7,6 @@ a dict of tensors and plain values.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +45,8 @@ class PolicySpec:
     setting: str
     initial_lrs: tuple[float, ...]
     lrctl_version: str
+    optimizers: tuple[str, ...] = ()
+    """Child optimizers it was trained with (adam, sgd); empty in files written before it was recorded."""
 
 
 class Policy:
@@ -147,14 +148,15 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     try:
         raw = dict(data["spec"])
         spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),
-                             "initial_lrs": tuple(raw["initial_lrs"])})
+                             "initial_lrs": tuple(raw["initial_lrs"]),
+                             "optimizers": tuple(raw.get("optimizers", ()))})
         actor = build_actor([int(s) for s in data["actor_sizes"]])
         actor.load_state_dict(data["actor_state"])
         norm = data["obs_norm"]
         log_std = data.get("log_std")
         policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"],
                         None if log_std is None else log_std.numpy())
-    except (KeyError, TypeError, RuntimeError, AttributeError) as err:
+    except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as err:
         detail = (str(err).strip().splitlines() or [""])[0]
         raise PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {detail}); "
                               "export it again") from None
@@ -162,10 +164,48 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         check_feature_names(spec.feature_names)
     except ValueError as err:
         raise PolicyFileError(f"{str(path)!r}: {err}; upgrade lrctl") from None
-    if spec.action_mode not in ("discrete", "continuous") or not 0 < spec.max_change < 1 or \
-            len(policy.obs_mean) != len(spec.feature_names) or not math.isfinite(float(policy.obs_var.sum())):
-        raise PolicyFileError(f"{str(path)!r} holds an inconsistent policy spec; export it again")
+    problem = policy_problem(policy)
+    if problem:
+        raise PolicyFileError(f"{str(path)!r} holds an unusable policy: {problem}; export it again")
     return policy
+
+
+def _finite(values: Any) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
+
+
+def policy_problem(policy: Policy) -> str | None:
+    """What makes `policy` unusable (non-finite weights or statistics, bounds, shapes), or None."""
+    spec = policy.spec
+    if spec.action_mode not in ("discrete", "continuous"):
+        return f"unknown action mode {spec.action_mode!r}"
+    if not (isinstance(spec.max_change, (int, float)) and 0 < spec.max_change < 1):
+        return f"max_change {spec.max_change!r} outside (0, 1)"
+    if not (_finite([spec.lr_min, spec.lr_max]) and 0 < spec.lr_min < spec.lr_max):
+        return f"LR bounds [{spec.lr_min!r}, {spec.lr_max!r}] are not 0 < lr_min < lr_max"
+    if not (isinstance(spec.steps_per_action, int) and isinstance(spec.child_steps, int)
+            and 0 < spec.steps_per_action <= spec.child_steps):
+        return f"budget {spec.child_steps!r} steps with a decision every {spec.steps_per_action!r}"
+    if not (spec.initial_lrs and _finite(spec.initial_lrs) and min(spec.initial_lrs) > 0):
+        return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
+    if not all(name in ("adam", "sgd") for name in spec.optimizers):
+        return f"unknown optimizers {list(spec.optimizers)!r}"
+    sizes = _actor_sizes(policy.actor)
+    outputs = 3 if spec.action_mode == "discrete" else 1
+    if sizes[0] != len(spec.feature_names) or sizes[-1] != outputs:
+        return (f"actor maps {sizes[0]} inputs to {sizes[-1]} outputs, expected {len(spec.feature_names)} "
+                f"features to {outputs} {spec.action_mode} outputs")
+    if not all(_finite(t.detach()) for t in policy.actor.state_dict().values()):
+        return "actor weights are not all finite"
+    if policy.obs_mean.shape != (len(spec.feature_names),) or policy.obs_var.shape != policy.obs_mean.shape:
+        return "observation statistics do not match the features"
+    if not (_finite(policy.obs_mean) and _finite(policy.obs_var) and np.all(policy.obs_var >= 0)):
+        return "observation statistics are not finite, non-negative variances"
+    if not (_finite([policy.clip_obs, policy.epsilon]) and policy.clip_obs > 0 and policy.epsilon > 0):
+        return f"observation clip {policy.clip_obs!r} or epsilon {policy.epsilon!r} is not a positive number"
+    if policy.log_std is not None and not _finite(policy.log_std):
+        return "log_std is not finite"
+    return None
 
 
 GENERAL_POLICY = "general"

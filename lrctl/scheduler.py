@@ -61,12 +61,12 @@ class PolicyScheduler(LRScheduler):
     ) -> None:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         spec = self.policy.spec
-        self.total_steps = int(total_steps if total_steps is not None else spec.child_steps)
-        self.steps_per_action = int(steps_per_action if steps_per_action is not None else spec.steps_per_action)
-        if self.total_steps <= 0 or self.steps_per_action <= 0:
-            raise ValueError(
-                f"total_steps ({self.total_steps}) and steps_per_action ({self.steps_per_action}) must be > 0"
-            )
+        self.total_steps = _positive_int("total_steps", total_steps if total_steps is not None else spec.child_steps)
+        self.steps_per_action = _positive_int(
+            "steps_per_action", steps_per_action if steps_per_action is not None else spec.steps_per_action)
+        _check_optimizer(optimizer, spec.optimizers)
+        if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
+            raise TypeError(f"model must be an nn.Module with parameters, got {type(model).__name__}")
         if self.steps_per_action != spec.steps_per_action:
             warnings.warn(
                 f"steps_per_action={self.steps_per_action}, but the policy was trained to act every "
@@ -82,7 +82,7 @@ class PolicyScheduler(LRScheduler):
         layer = output_layer if output_layer is not None else find_output_layer(model)
         if not isinstance(layer, nn.Linear):
             raise ValueError(f"output_layer must be an nn.Linear, got {type(layer).__name__}")
-        x_val, y_val = val_data
+        x_val, y_val = _check_val_data(val_data, layer.out_features)
         device = next(model.parameters()).device
         self.model, self.output_layer = model, layer
         self.val_x, self.val_y = x_val.to(device), y_val.to(device)
@@ -171,6 +171,12 @@ class PolicyScheduler(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict()`; later LRs are then the same as in the run that saved it."""
+        missing = sorted(set(self.state_dict()) - set(state_dict)) if isinstance(state_dict, dict) else ["all"]
+        if missing:
+            raise ValueError(f"state_dict is not a PolicyScheduler state (missing {', '.join(missing)}); pass "
+                             "what PolicyScheduler.state_dict() returned")
+        _positive_int("state_dict['total_steps']", state_dict["total_steps"])
+        _positive_int("state_dict['steps_per_action']", state_dict["steps_per_action"])
         self.last_epoch = int(state_dict["last_epoch"])
         self._step_count = int(state_dict["_step_count"])
         self._last_lr = list(state_dict["_last_lr"])
@@ -184,3 +190,52 @@ class PolicyScheduler(LRScheduler):
         self.steps_per_action = int(state_dict["steps_per_action"])
         self._started = True
 
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """`value` as an int > 0, or a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) or \
+            not np.isfinite(value) or value != int(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+_OPTIMIZER_FAMILIES = {"adam": (torch.optim.Adam, torch.optim.AdamW), "sgd": (torch.optim.SGD,)}
+
+
+def _check_optimizer(optimizer: Any, trained_with: tuple[str, ...]) -> None:
+    """A usable optimizer; a warning where the policy was trained with another kind."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if not optimizer.param_groups:
+        raise ValueError("optimizer has no parameter groups; build it with the model's parameters")
+    lr = optimizer.param_groups[0].get("lr")
+    if isinstance(lr, torch.Tensor):
+        lr = float(lr)
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"optimizer's learning rate must be a positive number, got {lr!r}")
+    families = [name for name in trained_with if name in _OPTIMIZER_FAMILIES]
+    if families and not isinstance(optimizer, tuple(c for n in families for c in _OPTIMIZER_FAMILIES[n])):
+        warnings.warn(f"the policy was trained with {' and '.join(families)}, not {type(optimizer).__name__}; "
+                      "its decisions may not carry over (check with evaluate.py on your task)", stacklevel=3)
+
+
+def _check_val_data(val_data: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`val_data` as (inputs, integer labels) of one non-empty batch, or an error naming what is wrong."""
+    if not isinstance(val_data, (tuple, list)) or len(val_data) != 2 or \
+            not all(isinstance(t, torch.Tensor) for t in val_data):
+        raise TypeError("val_data must be a pair of tensors (x_val, y_val)")
+    x_val, y_val = val_data
+    if x_val.ndim == 0 or len(x_val) == 0:
+        raise ValueError(f"val_data: x_val must hold at least one sample, got shape {tuple(x_val.shape)}")
+    if not x_val.is_floating_point():
+        raise ValueError(f"val_data: x_val must be a floating-point tensor, got {x_val.dtype}")
+    if y_val.ndim != 1 or len(y_val) != len(x_val):
+        raise ValueError(f"val_data: y_val must be one label per sample, shape ({len(x_val)},), got "
+                         f"{tuple(y_val.shape)}")
+    if y_val.is_floating_point() or y_val.is_complex() or y_val.dtype == torch.bool:
+        raise ValueError(f"val_data: y_val must hold integer class labels, got {y_val.dtype}")
+    if int(y_val.min()) < 0 or int(y_val.max()) >= num_classes:
+        raise ValueError(f"val_data: labels must lie in 0..{num_classes - 1} (the output layer's size), got "
+                         f"{int(y_val.min())}..{int(y_val.max())}")
+    return x_val, y_val.long()

@@ -99,3 +99,27 @@ def test_damaged_weights(saved, tmp_path):
         del data["actor_state"]["0.weight"]
     err = _load_tampered(saved, tmp_path, tamper)
     _assert_one_line(err, "damaged")
+
+
+UNUSABLE = {
+    "nan-weight": (lambda d: d["actor_state"]["0.weight"].view(-1).__setitem__(0, float("nan")), "weights"),
+    "inf-bias": (lambda d: d["actor_state"]["4.bias"].fill_(float("inf")), "weights"),
+    "nan-mean": (lambda d: d["obs_norm"]["mean"].fill_(float("nan")), "statistics"),
+    "negative-variance": (lambda d: d["obs_norm"]["var"].fill_(-1.0), "statistics"),
+    "short-statistics": (lambda d: d["obs_norm"].__setitem__("mean", d["obs_norm"]["mean"][:3]), "statistics"),
+    "negative-lr-bounds": (lambda d: d["spec"].update(lr_min=-3.0, lr_max=-2.0), "-3.0"),
+    "inverted-lr-bounds": (lambda d: d["spec"].update(lr_min=1.0, lr_max=0.1), "lr_min < lr_max"),
+    "nan-lr-max": (lambda d: d["spec"].update(lr_max=float("nan")), "nan"),
+    "zero-clip": (lambda d: d["obs_norm"].update(clip=0.0), "clip"),
+    "no-decisions": (lambda d: d["spec"].update(steps_per_action=0), "decision"),
+    "nan-log-std": (lambda d: d["log_std"].fill_(float("nan")), "log_std"),
+    "unknown-optimizer": (lambda d: d["spec"].update(optimizers=["lbfgs"]), "lbfgs"),
+    "wrong-output-size": (lambda d: d["spec"].update(action_mode="discrete"), "outputs"),
+}
+
+
+@pytest.mark.parametrize("name", UNUSABLE)
+def test_unusable_contents_are_refused_on_load(saved, tmp_path, name):
+    tamper, fragment = UNUSABLE[name]
+    err = _load_tampered(saved, tmp_path, tamper)
+    _assert_one_line(err, "unusable policy", fragment)

@@ -43,7 +43,7 @@ def test_lr_is_clamped_to_the_range():
     assert next_lr(1.0001e-6, 1, "discrete", CAP, 1e-6, 1.0) == 1e-6
 
 
-@pytest.mark.parametrize("bad", [3, -1, 1.5])
+@pytest.mark.parametrize("bad", [3, -1, 1.5, 1.0, True, "2", np.bool_(False)])
 def test_invalid_discrete_action_is_rejected(bad):
     with pytest.raises(ValueError, match="discrete action"):
         next_lr(1e-3, bad, "discrete", CAP, 1e-6, 1.0)
