@@ -25,7 +25,7 @@ SETTINGS: dict[str, Setting] = {
             dataset="digits",
             model="digits-mlp",
             description="scikit-learn digits (8x8), 2-hidden-layer MLP; no download, minutes on a CPU",
-            env_defaults={"child_steps": 500, "batch_size": 64, "val_subset_size": 256},
+            env_defaults={"child_steps": 500, "steps_per_action": 5, "batch_size": 64, "val_subset_size": 256},
         ),
         Setting(
             "mnist-mlp",

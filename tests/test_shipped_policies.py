@@ -25,3 +25,16 @@ def test_unknown_name_lists_the_shipped_policies():
 def test_shipped_policies_act_on_their_features(name):
     policy = load_policy(shipped_policy_path(name))
     assert policy.act([0.0] * len(policy.spec.feature_names)) in (0, 1, 2)
+
+
+def test_the_digits_policy_fits_the_digits_setting_as_it_now_is():
+    from lrctl.config import env_config
+
+    spec, env = load_policy(shipped_policy_path("digits-mlp")).spec, env_config("digits-mlp")
+    assert (spec.child_steps, spec.steps_per_action, spec.optimizers) == (env.child_steps, env.steps_per_action,
+                                                                          (env.optimizer,))
+
+
+def test_shipped_policies_record_their_optimizers():
+    for name in ("general", "digits-mlp"):
+        assert load_policy(shipped_policy_path(name)).spec.optimizers == ("adam",)

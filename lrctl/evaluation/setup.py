@@ -15,8 +15,9 @@ def resolve_environment(setting: str | None = None, run_dir: str | None = None, 
 
     - `run_dir`: the run's config and its `policy.pt` (another `setting` evaluates the run's policy there,
       with that setting's defaults);
-    - otherwise `setting` (default digits-mlp) and `policy` (default: the one shipped for the setting); a
-      policy trained on that setting brings its budget and decision interval.
+    - otherwise `setting` (default digits-mlp) and `policy` (default: the one shipped for the setting); the
+      policy brings its decision interval (where it divides the budget), and its budget when it was trained
+      on that setting.
 
     `overrides` are `env.KEY=VALUE`, as for training. The policy file is loaded here, so a bad one is a
     one-line error before any run starts.
@@ -30,8 +31,9 @@ def resolve_environment(setting: str | None = None, run_dir: str | None = None, 
         setting = setting or "digits-mlp"
         policy_path = policy or str(shipped_policy_path(setting))
         spec = load_policy(policy_path).spec
-        trained_here = {"child_steps": spec.child_steps, "steps_per_action": spec.steps_per_action} \
-            if spec.setting == setting else {}
-        env = config_from_dict({"env": {"setting": setting, **trained_here}}).env
+        budget = {"child_steps": spec.child_steps} if spec.setting == setting else {}
+        env = config_from_dict({"env": {"setting": setting, **budget}}).env
+        if env.child_steps % spec.steps_per_action == 0:  # the policy acts at the cadence it learned
+            env = env_with_overrides(env, [f"env.steps_per_action={spec.steps_per_action}"])
     load_policy(policy_path)
     return env_with_overrides(env, overrides), policy_path
