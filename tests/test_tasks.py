@@ -153,7 +153,7 @@ def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("env.tasks.datasets=[imagenet]", "env.tasks.datasets[0]: unknown value 'imagenet'"),
     ("env.tasks.activations=[swish]", "env.tasks.activations[0]: unknown value 'swish'"),
-    ("env.tasks.child_steps=[105]", "env.tasks.child_steps[0]: 105 is not a multiple"),
+    ("env.tasks.child_steps=[103]", "env.tasks.child_steps[0]: 103 is not a multiple"),
     ("env.tasks.widths=[0]", "env.tasks.widths[0]: must be > 0"),
     ("env.tasks.depths=[]", "env.tasks.depths: must list at least one choice"),
 ])
