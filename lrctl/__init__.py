@@ -7,7 +7,7 @@ policy needs only torch.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["PolicyScheduler", "load_policy", "shipped_policy_path", "__version__"]
+__all__ = ["PolicyScheduler", "Setting", "define_setting", "load_policy", "shipped_policy_path", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: `import lrctl` stays light for the Gymnasium registration
@@ -15,6 +15,10 @@ def __getattr__(name: str):  # lazy: `import lrctl` stays light for the Gymnasiu
         from lrctl.scheduler import PolicyScheduler
 
         return PolicyScheduler
+    if name in ("Setting", "define_setting"):
+        from lrctl import settings
+
+        return getattr(settings, name)
     if name == "load_policy":
         from lrctl.policy import load_policy
 

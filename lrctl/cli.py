@@ -37,7 +37,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="compare a policy with CLARA and hand-designed schedules",
                        description="Run the learned policy and every baseline on held-out seeds; write "
                                    "results.csv, curves.csv, summary.md and plots.")
-    p.add_argument("--setting", help="setting to evaluate on (default: the run's, or digits-mlp)")
+    p.add_argument("--setting", help="setting to evaluate on: a built-in name or your own as module:attribute "
+                   "(default: the run's, or digits-mlp)")
     p.add_argument("--run-dir", help="take config and policy.pt from a training run")
     p.add_argument("--policy", help="policy file (default: the run's, or the one shipped for the setting)")
     p.add_argument("--seeds", type=int, nargs="+", help="held-out seeds (default: 200000..200009)")
@@ -106,11 +107,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lrctl.evaluation.outputs import write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
     from lrctl.evaluation.setup import resolve_environment
+    from lrctl.settings import setting_label
 
     env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
                     quick=args.quick, include_peers=not args.no_peers, batched=args.batched)
-    out = _writable_folder(Path(args.out or f"eval/{env.setting}"), "--out")
+    out = _writable_folder(Path(args.out or f"eval/{setting_label(env.setting)}"), "--out")
     ensure_data(env)  # and on a missing dataset, before any worker starts
     result = evaluate(plan, progress_factory=_progress_bar)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
@@ -183,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrctl.config import ConfigError
     from lrctl.data import DataError
     from lrctl.policy import PolicyFileError
+    from lrctl.settings import SettingError
 
     args = build_parser().parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "data": _data}
@@ -196,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrctl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigError, DataError, PolicyFileError, CheckpointError, _UsageError) as err:
+    except (ConfigError, DataError, PolicyFileError, CheckpointError, SettingError, _UsageError) as err:
         print(f"lrctl: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from lrctl.settings import SETTINGS, get_setting
+from lrctl.settings import SettingError, get_setting, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
 
 
@@ -67,7 +67,8 @@ class EnvConfig:
     """The child-training problem and how the controller acts on it."""
 
     setting: str = "digits-mlp"
-    """Named setting (dataset + child network): digits-mlp, mnist-mlp, fmnist-mlp, fmnist-lenet5, cifar10-resnet18."""
+    """Setting (dataset + child network): digits-mlp, mnist-mlp, fmnist-mlp, fmnist-lenet5, cifar10-resnet18,
+    or a user's own as an import path, module:attribute (see `lrctl.define_setting`)."""
     child_steps: int = 1000
     """Child optimizer steps per episode (the training budget)."""
     steps_per_action: int = 10
@@ -241,6 +242,14 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
     return cls(**values)
 
 
+def _setting_defaults(key: str, name: str) -> dict[str, Any]:
+    """The defaults of setting `name` (built-in or an import path), or a ConfigError naming `key`."""
+    try:
+        return dict(get_setting(name).env_defaults)
+    except SettingError as err:
+        raise ConfigError(f"{key}: {err}") from None
+
+
 def _check_choice(key: str, value: str, allowed: typing.Iterable[str]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
@@ -276,7 +285,7 @@ def check_seed(key: str, seed: int) -> None:
 def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     """Range checks on an EnvConfig; returns it unchanged or raises ConfigError."""
     p = prefix
-    _check_choice(f"{p}setting", cfg.setting, SETTINGS)
+    _setting_defaults(f"{p}setting", cfg.setting)
     _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
     _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
     _check_choice(f"{p}reward", cfg.reward, REWARDS)
@@ -373,8 +382,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
 
 def env_config(setting: str = "digits-mlp", **overrides: Any) -> EnvConfig:
     """An EnvConfig for `setting` with its defaults, then `overrides` (checked like YAML keys)."""
-    _check_choice("setting", setting, SETTINGS)
-    base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "")
+    base = _build(EnvConfig, {"setting": setting, **_setting_defaults("setting", setting)}, "")
     return validate_env(_build(EnvConfig, overrides, "", base), prefix="")
 
 
@@ -436,9 +444,8 @@ def config_from_dict(data: Any, overrides: typing.Sequence[str] = ()) -> TrainCo
     setting = env_data.get("setting", EnvConfig.setting)
     if not isinstance(setting, str):
         raise ConfigError(f"env.setting: expected a string, got {excerpt(setting)}")
-    _check_choice("env.setting", setting, SETTINGS)
-    env_base = _build(EnvConfig, {"setting": setting, **get_setting(setting).env_defaults}, "env.")
-    base = TrainConfig(env=env_base, run_dir=f"runs/{setting}")
+    env_base = _build(EnvConfig, {"setting": setting, **_setting_defaults("env.setting", setting)}, "env.")
+    base = TrainConfig(env=env_base, run_dir=f"runs/{setting_label(setting)}")
     return validate(_build(TrainConfig, data, "", base))
 
 

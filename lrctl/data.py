@@ -7,6 +7,7 @@ tensors on the chosen device, so a child step is an index into a tensor: no Data
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from lrctl.idx import IDXError, check_idx, read_idx_bytes
 
 if TYPE_CHECKING:
     from lrctl.config import EnvConfig
+    from lrctl.settings import Setting
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -225,6 +227,95 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
     return raw
 
 
+_SPLIT_NAMES = ("train", "val", "test")
+_USER_DATA: dict[int, tuple["Setting", DatasetSplits]] = {}
+
+
+def setting_data(setting: "Setting", root: str | os.PathLike[str] = "", device: torch.device | str = "cpu",
+                 download: bool = True) -> DatasetSplits:
+    """The dataset of `setting` on `device`: a built-in one through `load_dataset`, a user's own (see
+    `lrctl.settings.DataSource`) made and checked once per process, with its model checked against it.
+
+    A user's data or model that does not fit is a `SettingError` with a one-line message.
+    """
+    if isinstance(setting.dataset, str):
+        return load_dataset(setting.dataset, root, device, download)
+    if id(setting) not in _USER_DATA:
+        from lrctl.models import ModelError, check_child_model
+        from lrctl.settings import SettingError
+
+        splits = user_splits(setting.dataset, setting.name)
+        try:
+            check_child_model(setting.model, splits.train_x[:2], splits.num_classes)
+        except ModelError as err:
+            raise SettingError(f"setting {setting.name!r}: {err}") from None
+        _USER_DATA[id(setting)] = (setting, splits)  # the setting is kept, so its id stays its own
+    return _USER_DATA[id(setting)][1].to(device)
+
+
+def user_splits(source: object, label: str) -> DatasetSplits:
+    """A user's data (`lrctl.settings.DataSource`) as checked `DatasetSplits` on the CPU.
+
+    Inputs must be floating-point tensors of one sample shape (converted to float32), labels integer
+    tensors of matching length in [0, num_classes) (converted to int64); `num_classes` defaults to the
+    largest label plus one.
+    """
+    from lrctl.settings import SettingError
+
+    def fail(message: str) -> SettingError:
+        return SettingError(f"setting {label!r}: {message}")
+
+    if callable(source) and not isinstance(source, DatasetSplits):
+        name = getattr(source, "__qualname__", type(source).__name__)
+        try:
+            source = source()
+        except Exception as err:
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise fail(f"data function {name} failed: {type(err).__name__}: {text}") from None
+    if isinstance(source, DatasetSplits):
+        fields: dict[str, object] = {n: getattr(source, n) for n in
+                                     ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y", "num_classes")}
+    elif isinstance(source, Mapping):
+        fields = dict(source)
+    else:
+        raise fail(f"data must be a DatasetSplits or a mapping of tensors, got {type(source).__name__}")
+    keys = [f"{split}_{part}" for split in _SPLIT_NAMES for part in ("x", "y")]
+    missing = [k for k in keys if k not in fields]
+    unknown = sorted(set(fields) - set(keys) - {"num_classes"})
+    if missing or unknown:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown key(s) {', '.join(map(str, unknown))}"
+        raise fail(f"data: {problem}; give train_x, train_y, val_x, val_y, test_x, test_y (and num_classes)")
+    tensors: dict[str, torch.Tensor] = {}
+    for key in keys:
+        value = fields[key]
+        if not isinstance(value, torch.Tensor):
+            raise fail(f"data {key} must be a torch.Tensor, got {type(value).__name__}")
+        tensors[key] = value.detach().cpu()
+    sample_shape = tuple(tensors["train_x"].shape[1:])
+    for split in _SPLIT_NAMES:
+        x, y = tensors[f"{split}_x"], tensors[f"{split}_y"]
+        if not x.is_floating_point():
+            raise fail(f"data {split}_x must hold floating-point inputs, got {x.dtype}; convert with .float()")
+        if x.dim() < 2 or len(x) == 0:
+            raise fail(f"data {split}_x must have shape (samples, ...) with samples >= 1, got {tuple(x.shape)}")
+        if tuple(x.shape[1:]) != sample_shape:
+            raise fail(f"data {split}_x has samples of shape {tuple(x.shape[1:])}, train_x of {sample_shape}")
+        if not bool(torch.isfinite(x).all()):
+            raise fail(f"data {split}_x holds NaN or infinite values")
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            raise fail(f"data {split}_y must hold integer class labels, got {y.dtype}; convert with .long()")
+        if y.dim() != 1 or len(y) != len(x):
+            raise fail(f"data {split}_y must have shape ({len(x)},) to match {split}_x, got {tuple(y.shape)}")
+        tensors[f"{split}_x"], tensors[f"{split}_y"] = x.float().contiguous(), y.long()
+    labels = torch.cat([tensors[f"{s}_y"] for s in _SPLIT_NAMES])
+    num_classes = fields.get("num_classes", int(labels.max()) + 1)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise fail(f"data num_classes must be an integer >= 2, got {num_classes!r}")
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise fail(f"data labels must lie in [0, {num_classes}), found {int(labels.min())}..{int(labels.max())}")
+    return DatasetSplits(*(tensors[k] for k in keys), num_classes=num_classes)
+
+
 def ensure_data(env: "EnvConfig") -> DatasetSplits:
     """Load (or download) the dataset of `env`'s setting, and those its tasks draw from, in this process,
     so that a missing dataset or device is one clear error here rather than one per worker process.
@@ -240,4 +331,4 @@ def ensure_data(env: "EnvConfig") -> DatasetSplits:
     for name in env.tasks.datasets:
         if name in DATASETS:  # "synthetic" problems are made per episode
             load_dataset(name, env.data_root, device, env.download)
-    return load_dataset(get_setting(env.setting).dataset, env.data_root, device, env.download)
+    return setting_data(get_setting(env.setting), env.data_root, device, env.download)

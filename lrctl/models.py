@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -72,11 +74,15 @@ def resnet18_cifar(num_classes: int = 10) -> nn.Module:
 MODELS = ("digits-mlp", "mlp", "lenet5", "resnet18")
 
 
-def build_model(name: str, num_classes: int = 10, in_features: int | None = None) -> nn.Module:
-    """Build a freshly initialised child network by name (uses the global torch RNG).
+def build_model(name: "str | Callable[[], nn.Module]", num_classes: int = 10,
+                in_features: int | None = None) -> nn.Module:
+    """Build a freshly initialised child network by name, or with a user's factory (uses the global
+    torch RNG).
 
     `in_features` (the flattened input size) is needed by the MLPs that `mlp_name` names.
     """
+    if callable(name):
+        return _from_factory(name)
     if name.startswith("mlp:"):
         hidden, activation = _parse_mlp_name(name)
         if in_features is None:
@@ -105,3 +111,50 @@ def find_output_layer(model: nn.Module) -> nn.Linear:
             "pass output_layer=<the final layer> explicitly"
         )
     return last
+
+
+def model_label(model: "str | Callable[[], nn.Module]") -> str:
+    """A model's name, or its factory's qualified name, for messages."""
+    return model if isinstance(model, str) else getattr(model, "__qualname__", type(model).__name__)
+
+
+def _from_factory(factory: Callable[[], nn.Module]) -> nn.Module:
+    label = model_label(factory)
+    try:
+        model = factory()
+    except Exception as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelError(f"model factory {label} failed: {type(err).__name__}: {text}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"model factory {label} returned a {type(model).__name__}, not a torch.nn.Module; "
+                         "return the network itself")
+    return model
+
+
+class ModelError(ValueError):
+    """A child network cannot be built or used as one. The message is one line."""
+
+
+def check_child_model(factory: "str | Callable[[], nn.Module]", sample_x: torch.Tensor, num_classes: int) -> None:
+    """A `ModelError` unless the model builds, has an output layer, and maps `sample_x` to
+    (len(sample_x), num_classes) floating-point logits."""
+    label = model_label(factory)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(factory, num_classes, sample_x[0].numel())
+    if not any(isinstance(m, nn.Linear) for m in model.modules()):
+        raise ModelError(f"model {label}: {type(model).__name__} has no nn.Linear, so it has no output layer "
+                         "for the features to describe; end the network with an nn.Linear")
+    model = model.to(sample_x.device).eval()
+    try:
+        with torch.no_grad():
+            out = model(sample_x)
+    except Exception as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelError(f"model {label} fails on inputs of shape {tuple(sample_x.shape)}: "
+                         f"{type(err).__name__}: {text}") from None
+    expected = (len(sample_x), num_classes)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected or not out.is_floating_point():
+        got = f"shape {tuple(out.shape)}, {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelError(f"model {label} must return float logits of shape (batch, num_classes) = {expected} "
+                         f"for inputs of shape {tuple(sample_x.shape)}, got {got}")

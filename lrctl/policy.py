@@ -222,9 +222,9 @@ def shipped_policy_path(setting: str | None = None) -> Path:
     general = folder / f"{GENERAL_POLICY}.pt"
     path = folder / f"{setting}.pt" if setting else general
     if not path.is_file() and setting not in (None, GENERAL_POLICY):
-        from lrctl.settings import SETTINGS
+        from lrctl.settings import SETTINGS, is_import_path
 
-        if setting in SETTINGS:
+        if setting in SETTINGS or is_import_path(setting):  # a user's own setting: the general policy
             path = general
     if not path.is_file():
         shipped = sorted(p.stem for p in folder.glob("*.pt"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,10 @@ class PolicyScheduler(LRScheduler):
         policy: a policy file path (``policy.pt``) or a loaded `lrctl.policy.Policy`.
         model: the network being trained.
         val_data: ``(x_val, y_val)``, a fixed validation batch for the observation (moved to the model's
-            device). Use the same size the policy was trained with where you can.
+            device). Use the same size the policy was trained with where you can. With `forward`,
+            ``x_val`` may be anything `forward` takes (a dict of tensors for a Hugging Face model).
+        forward: ``forward(model, x_val) -> (N, num_classes) logits``; default ``model(x_val)``. It runs
+            in eval mode without gradients.
         output_layer: the layer whose weights the features describe; default: the last ``nn.Linear``.
         total_steps: the training budget in optimizer steps; default: the budget the policy was trained
             for. The budget-fraction feature is ``steps / total_steps``.
@@ -53,6 +57,7 @@ class PolicyScheduler(LRScheduler):
         model: nn.Module,
         val_data: tuple[torch.Tensor, torch.Tensor],
         output_layer: nn.Linear | None = None,
+        forward: Callable[[nn.Module, Any], torch.Tensor] | None = None,
         total_steps: int | None = None,
         steps_per_action: int | None = None,
         deterministic: bool = True,
@@ -82,10 +87,12 @@ class PolicyScheduler(LRScheduler):
         layer = output_layer if output_layer is not None else find_output_layer(model)
         if not isinstance(layer, nn.Linear):
             raise ValueError(f"output_layer must be an nn.Linear, got {type(layer).__name__}")
-        x_val, y_val = _check_val_data(val_data, layer.out_features)
+        if forward is not None and not callable(forward):
+            raise TypeError(f"forward must be a function forward(model, x_val) -> logits, got {type(forward).__name__}")
+        x_val, y_val = _check_val_data(val_data, layer.out_features, any_inputs=forward is not None)
         device = next(model.parameters()).device
-        self.model, self.output_layer = model, layer
-        self.val_x, self.val_y = x_val.to(device), y_val.to(device)
+        self.model, self.output_layer, self.forward = model, layer, forward
+        self.val_x, self.val_y = _to_device(x_val, device), y_val.to(device)
         self.tracker = FeatureTracker(1, spec.feature_names)
         self.deterministic = deterministic
         self._generator = torch.Generator().manual_seed(seed)
@@ -129,7 +136,7 @@ class PolicyScheduler(LRScheduler):
 
     def _act(self, train_loss: torch.Tensor | None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
-        logits = forward_in_eval_mode(self.model, self.val_x).float()
+        logits = self._val_logits()
         obs, _ = self.tracker.observe(
             logits.unsqueeze(0), self.val_y.unsqueeze(0), self.output_layer.weight.detach().unsqueeze(0),
             None if train_loss is None else train_loss.reshape(1), np.array([lr]),
@@ -147,6 +154,22 @@ class PolicyScheduler(LRScheduler):
         factor = new / lr
         for i, group in enumerate(self.optimizer.param_groups):
             group["lr"] = new if i == 0 else group["lr"] * factor
+
+    @torch.no_grad()
+    def _val_logits(self) -> torch.Tensor:
+        if self.forward is None:
+            return forward_in_eval_mode(self.model, self.val_x).float()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            logits = self.forward(self.model, self.val_x)
+        finally:
+            self.model.train(was_training)
+        expected = (len(self.val_y), self.output_layer.out_features)
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ValueError(f"forward(model, x_val) must return logits of shape {expected}, got {got}")
+        return logits.float()
 
     def get_lr(self) -> list[float]:
         """The current learning rates (the policy sets them in `step`)."""
@@ -220,17 +243,30 @@ def _check_optimizer(optimizer: Any, trained_with: tuple[str, ...]) -> None:
                       "its decisions may not carry over (check with evaluate.py on your task)", stacklevel=3)
 
 
-def _check_val_data(val_data: Any, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`val_data` as (inputs, integer labels) of one non-empty batch, or an error naming what is wrong."""
+def _to_device(x: Any, device: torch.device) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    if isinstance(x, Mapping):
+        return {k: _to_device(v, device) for k, v in x.items()}
+    return x
+
+
+def _check_val_data(val_data: Any, num_classes: int, any_inputs: bool = False) -> tuple[Any, torch.Tensor]:
+    """`val_data` as (inputs, integer labels) of one non-empty batch, or an error naming what is wrong.
+
+    `any_inputs`: the inputs go to a user's `forward`, so only the labels are checked."""
     if not isinstance(val_data, (tuple, list)) or len(val_data) != 2 or \
-            not all(isinstance(t, torch.Tensor) for t in val_data):
+            not isinstance(val_data[1], torch.Tensor) or not (any_inputs or isinstance(val_data[0], torch.Tensor)):
         raise TypeError("val_data must be a pair of tensors (x_val, y_val)")
     x_val, y_val = val_data
-    if x_val.ndim == 0 or len(x_val) == 0:
+    if any_inputs:
+        if y_val.ndim != 1 or len(y_val) == 0:
+            raise ValueError(f"val_data: y_val must be one label per sample, got shape {tuple(y_val.shape)}")
+    elif x_val.ndim == 0 or len(x_val) == 0:
         raise ValueError(f"val_data: x_val must hold at least one sample, got shape {tuple(x_val.shape)}")
     if not x_val.is_floating_point():
         raise ValueError(f"val_data: x_val must be a floating-point tensor, got {x_val.dtype}")
-    if y_val.ndim != 1 or len(y_val) != len(x_val):
+    if not any_inputs and (y_val.ndim != 1 or len(y_val) != len(x_val)):
         raise ValueError(f"val_data: y_val must be one label per sample, shape ({len(x_val)},), got "
                          f"{tuple(y_val.shape)}")
     if y_val.is_floating_point() or y_val.is_complex() or y_val.dtype == torch.bool:

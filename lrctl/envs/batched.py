@@ -25,15 +25,15 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvObs, Vec
 from torch import nn
 
 from lrctl.config import ConfigError, EnvConfig
-from lrctl.data import DatasetSplits, load_dataset
+from lrctl.data import DatasetSplits, setting_data
 from lrctl.envs.batched_forward import batched_forward
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
 from lrctl.envs.core import EpisodeCore, needs_twins
 from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
-from lrctl.models import build_model, find_output_layer
-from lrctl.settings import get_setting
+from lrctl.models import build_model, find_output_layer, model_label
+from lrctl.settings import ModelFactory, get_setting, setting_label
 from lrctl.tasks import ChildTask, draw_task, draws_tasks
 
 _EVAL_CHUNK = 1024
@@ -78,11 +78,15 @@ def batchable(env: EnvConfig | str, otherwise: str) -> bool:
                       f"{otherwise}", stacklevel=2)
         return False
     model_name = get_setting(setting).model
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # structure only: no memory, no RNG use
-        model = build_model(model_name)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            with torch.device("meta"):  # structure only: no memory
+                model = build_model(model_name)
+        except Exception:  # a user's factory that needs real tensors
+            model = build_model(model_name)
     if supports_batching(model):
         return True
-    warnings.warn(f"{model_name} ({setting}) has BatchNorm or Dropout, which the batched pass cannot "
+    warnings.warn(f"{model_label(model_name)} ({setting_label(setting)}) has BatchNorm or Dropout, which the batched pass cannot "
                   f"train; {otherwise}", stacklevel=2)
     return False
 
@@ -90,13 +94,13 @@ def batchable(env: EnvConfig | str, otherwise: str) -> bool:
 class BatchedChildren:
     """K children of one setting with stacked parameters and a per-child Adam or SGD state."""
 
-    def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int,
+    def __init__(self, data: DatasetSplits, model_name: str | ModelFactory, cfg: EnvConfig, k: int,
                  task: ChildTask | None = None) -> None:
         self.data, self.model_name, self.cfg, self.k, self.task = data, model_name, cfg, k, task
         self.device = data.train_x.device
         template = build_child_model(model_name, data, 0, torch.device("cpu"))
         if not supports_batching(template):
-            raise ConfigError(f"{model_name} has BatchNorm or Dropout, which the batched pass cannot train; "
+            raise ConfigError(f"{model_label(model_name)} has BatchNorm or Dropout, which the batched pass cannot train; "
                               "use vec_env: subproc for it (evaluate.py: leave out --batched)")
         out_layer = find_output_layer(template)
         self.out_name = next(n for n, p in template.named_parameters() if p is out_layer.weight)
@@ -106,7 +110,12 @@ class BatchedChildren:
         # of a torch.func.grad transform per step). A weight whose gradient comes out transposed (a
         # Linear weight, under vmap or in the MLP products) is stored transposed, so that the optimizer
         # kernel, which needs contiguous tensors, gets its gradient without a copy.
-        transposed = _transposed_gradients(self._forward, template, data.train_x[:2])
+        try:
+            transposed = _transposed_gradients(self._forward, template, data.train_x[:2])
+        except Exception as err:  # e.g. a user's model that calls .item() or changes tensors in place
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ConfigError(f"{model_label(model_name)} cannot run as batched children ({type(err).__name__}: "
+                              f"{text}); use ppo.vec_env: subproc (evaluate.py: leave out --batched)") from None
         self._layout: list[_Slot] = []
         offset = 0
         for name, p in template.named_parameters():
@@ -265,7 +274,7 @@ class BatchedLRControlVecEnv(VecEnv):
         self.device = resolve_device(env_cfg.device)
         setting = get_setting(env_cfg.setting)
         if data is None:
-            data = load_dataset(setting.dataset, env_cfg.data_root, self.device, env_cfg.download)
+            data = setting_data(setting, env_cfg.data_root, self.device, env_cfg.download)
         self.data = data.to(self.device)
         self.children, twins = self._children(self.data, setting.model, env_cfg, num_envs)
         self.core = EpisodeCore(env_cfg, self.children, twins)
@@ -278,7 +287,7 @@ class BatchedLRControlVecEnv(VecEnv):
         self.n_decisions = self.core.n_decisions
         self._actions: np.ndarray | None = None
 
-    def _children(self, data: DatasetSplits, model_name: str, cfg: EnvConfig, k: int,
+    def _children(self, data: DatasetSplits, model_name: str | ModelFactory, cfg: EnvConfig, k: int,
                   task: ChildTask | None = None) -> tuple[BatchedChildren, BatchedChildren | None]:
         twins = BatchedChildren(data, model_name, cfg, k, task) if needs_twins(cfg) else None
         return BatchedChildren(data, model_name, cfg, k, task), twins

@@ -18,6 +18,7 @@ from lrctl.features import forward_in_eval_mode, mode_matters
 from lrctl.models import build_model, find_output_layer
 
 if TYPE_CHECKING:
+    from lrctl.settings import ModelFactory
     from lrctl.tasks import ChildTask
 
 
@@ -77,7 +78,7 @@ def episode_rng(seed: int | None) -> np.random.Generator:
     return seeding.np_random(seed)[0]
 
 
-def build_child_model(model_name: str, data: DatasetSplits, seed: int, device: torch.device) -> nn.Module:
+def build_child_model(model_name: "str | ModelFactory", data: DatasetSplits, seed: int, device: torch.device) -> nn.Module:
     """Initialise a child network for `data` (its classes and input size) from `seed` without touching the
     global torch RNG."""
     with torch.random.fork_rng(devices=[]):
@@ -141,7 +142,7 @@ class ChildRun:
     def __init__(
         self,
         data: DatasetSplits,
-        model_name: str,
+        model_name: "str | ModelFactory",
         *,
         seed: int,
         lr: float,
@@ -166,7 +167,8 @@ class ChildRun:
         self.step_count = 0
 
     @classmethod
-    def for_episode(cls, cfg: EnvConfig, data: DatasetSplits, model_name: str, seed: int, lr: float,
+    def for_episode(cls, cfg: EnvConfig, data: DatasetSplits, model_name: "str | ModelFactory", seed: int,
+                    lr: float,
                     task: "ChildTask | None" = None) -> "ChildRun":
         """The child of an episode with child seed `seed` under `cfg` (optimizer, budget, batches).
 
@@ -232,7 +234,7 @@ class SingleChild:
 
     k = 1
 
-    def __init__(self, data: DatasetSplits, model_name: str, cfg: EnvConfig) -> None:
+    def __init__(self, data: DatasetSplits, model_name: "str | ModelFactory", cfg: EnvConfig) -> None:
         self.data, self.model_name, self.cfg = data, model_name, cfg
         self.child: ChildRun | None = None
         self._output_weight: torch.Tensor | None = None

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lrctl.config import EnvConfig, resolve_env_config
-from lrctl.data import DatasetSplits, load_dataset
+from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildRun, SingleChild
 from lrctl.envs.core import EpisodeCore, needs_twins
@@ -55,7 +55,7 @@ class LRControlEnv(gym.Env):
         self.device = resolve_device(cfg.device)
         setting = get_setting(cfg.setting)
         if data is None:
-            data = load_dataset(setting.dataset, cfg.data_root, self.device, cfg.download)
+            data = setting_data(setting, cfg.data_root, self.device, cfg.download)
         self.data = data.to(self.device)
         self._children = SingleChild(self.data, setting.model, cfg)
         twin = SingleChild(self.data, setting.model, cfg) if needs_twins(cfg) else None

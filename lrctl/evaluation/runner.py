@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from lrctl.config import EnvConfig
-from lrctl.data import load_dataset
+from lrctl.data import setting_data
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
@@ -52,7 +52,7 @@ def run_task(task: Task) -> RunResult:
     """
     cfg = task.env
     setting = get_setting(cfg.setting)
-    data = load_dataset(setting.dataset, cfg.data_root, resolve_device(cfg.device), cfg.download)
+    data = setting_data(setting, cfg.data_root, resolve_device(cfg.device), cfg.download)
     rng = episode_rng(task.seed)
     child_task = episode_task(cfg, rng)
     child_seed, lr = episode_start(cfg, rng, task.initial_lr)

@@ -22,7 +22,7 @@ def test_batched_setting_gets_the_batched_vec_env_without_a_warning():
 
 def test_batchnorm_children_fall_back_to_separate_environments(monkeypatch):
     data = make_splits((3, 32, 32), n_train=16, n_val=8, n_test=8)
-    monkeypatch.setattr("lrctl.envs.lr_control.load_dataset", lambda *args, **kwargs: data)
+    monkeypatch.setattr("lrctl.envs.lr_control.setting_data", lambda *args, **kwargs: data)
     cfg = env_config("cifar10-resnet18", device="cpu", **SMALL_ENV)
     with pytest.warns(UserWarning, match=r"resnet18 \(cifar10-resnet18\) has BatchNorm.*vec_env: subproc"):
         venv = build_vec_env(cfg, PPOConfig(vec_env="batched", n_envs=1), seed=0)

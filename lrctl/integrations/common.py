@@ -1,0 +1,44 @@
+"""What the trainer integrations share: which policy, and the validation batch the policy observes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from lrctl.policy import Policy, load_policy, shipped_policy_path
+
+
+class IntegrationError(ValueError):
+    """A trainer integration cannot run as set up. The message is one line and says what to do."""
+
+
+def resolve_policy(policy: str | os.PathLike[str] | Policy) -> Policy:
+    """A loaded policy: a `Policy`, a policy file, or the name of a shipped one (`general`, `digits-mlp`)."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, str) and not policy.endswith(".pt") and os.sep not in policy:
+        return load_policy(shipped_policy_path(policy))
+    return load_policy(policy)
+
+
+def first_samples(batch: Any, limit: int | None, where: str) -> tuple[Any, torch.Tensor]:
+    """(inputs, labels) of a validation batch, cut to `limit` samples.
+
+    A batch is `(x, y)` (a tuple or list, as a TensorDataset's loader gives) or a mapping with a
+    `labels` (or `label`) entry, whose other entries are the inputs (a Hugging Face batch).
+    """
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[1], torch.Tensor):
+        x, y = batch
+    elif isinstance(batch, Mapping) and any(k in batch for k in ("labels", "label")):
+        key = "labels" if "labels" in batch else "label"
+        x, y = {k: v for k, v in batch.items() if k != key}, batch[key]
+    else:
+        raise IntegrationError(f"{where}: cannot split a validation batch of type {type(batch).__name__} into inputs "
+                               "and labels; pass val_batch=(x, y)")
+    if limit is not None:
+        x = x[:limit] if isinstance(x, torch.Tensor) else {k: v[:limit] for k, v in x.items()}
+        y = y[:limit]
+    return x, y

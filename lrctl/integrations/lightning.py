@@ -1,0 +1,129 @@
+"""`LRControl`: a PyTorch Lightning callback that lets a learned lrctl policy move the learning rate.
+
+    import lightning.pytorch as pl
+    from lrctl.integrations.lightning import LRControl
+
+    trainer = pl.Trainer(max_steps=500, callbacks=[LRControl("general")])
+    trainer.fit(model, train_loader, val_loader)
+
+Needs `pip install "lrctl[lightning]"`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy
+from lrctl.policy import Policy
+from lrctl.scheduler import PolicyScheduler
+
+_WHERE = "LRControl"
+
+
+class LRControl(pl.Callback):
+    """Drive the LR of a `Trainer.fit` with a learned policy, through a `lrctl.PolicyScheduler`.
+
+    The scheduler steps once per optimizer step (with `accumulate_grad_batches`, once per accumulated
+    step, on the mean loss of its batches, as Lightning counts steps), with the training loss from
+    `training_step`'s output (a tensor or a dict with `loss`). The LR is logged to the trainer's
+    loggers as `log_name`. The callback's state is saved in Lightning checkpoints, so a fit resumed from
+    one takes the same later LRs as the uninterrupted fit.
+
+    Args:
+        policy: a policy file, a loaded `lrctl.policy.Policy`, or a shipped policy's name (`general`,
+            the default, or `digits-mlp`).
+        val_batch: `(x, y)`, the fixed validation batch the policy observes; default: the first batch of
+            the trainer's validation dataloader, cut to `val_samples`.
+        val_samples: at most this many validation samples (default: the whole batch).
+        total_steps: the budget in optimizer steps; default `trainer.estimated_stepping_batches`.
+        steps_per_action, output_layer, forward, deterministic, seed: as for `lrctl.PolicyScheduler`.
+        log_name: the name of the logged LR.
+    """
+
+    def __init__(self, policy: str | os.PathLike[str] | Policy = "general", *,
+                 val_batch: tuple[Any, torch.Tensor] | None = None, val_samples: int | None = None,
+                 total_steps: int | None = None, steps_per_action: int | None = None,
+                 output_layer: torch.nn.Linear | None = None, forward: Any = None, deterministic: bool = True,
+                 seed: int = 0, log_name: str = "lrctl/lr") -> None:
+        self.policy = resolve_policy(policy)
+        if val_samples is not None and (isinstance(val_samples, bool) or not isinstance(val_samples, int)
+                                        or val_samples < 1):
+            raise IntegrationError(f"{_WHERE}: val_samples must be a positive integer, got {val_samples!r}")
+        self.val_batch, self.val_samples = val_batch, val_samples
+        self.total_steps, self.steps_per_action = total_steps, steps_per_action
+        self.output_layer, self.forward = output_layer, forward
+        self.deterministic, self.seed, self.log_name = deterministic, seed, log_name
+        self.scheduler: PolicyScheduler | None = None
+        self._pending_state: dict[str, Any] | None = None
+        self._step_loss = 0.0  # sum of the current optimizer step's normalised batch losses
+        self._seen_global_step = 0
+
+    # ---------------------------------------------------------------------------------------------
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if len(trainer.optimizers) != 1:
+            raise IntegrationError(f"{_WHERE} drives one optimizer, and configure_optimizers returned "
+                                   f"{len(trainer.optimizers)}; return one (parameter groups are fine)")
+        if trainer.lr_scheduler_configs:
+            raise IntegrationError(f"{_WHERE} moves the LR itself; return no LR scheduler from configure_optimizers")
+        optimizer = trainer.optimizers[0]
+        budget = self.total_steps if self.total_steps is not None else int(trainer.estimated_stepping_batches)
+        resumed = self._pending_state
+        if resumed is not None:  # keep the LR the checkpoint restored; the constructor would take a decision
+            lrs = [group["lr"] for group in optimizer.param_groups]
+        self.scheduler = PolicyScheduler(
+            optimizer, self.policy, model=pl_module, val_data=self._validation_batch(trainer),
+            output_layer=self.output_layer, forward=self.forward, total_steps=budget,
+            steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed)
+        if resumed is not None:
+            self.scheduler.load_state_dict(resumed["scheduler"])
+            for group, lr in zip(optimizer.param_groups, lrs):
+                group["lr"] = lr
+            self._step_loss = resumed["step_loss"]
+            self._pending_state = None
+        self._seen_global_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:  # training_step skipped the batch
+            return
+        self._step_loss += float(loss.detach())
+        if trainer.global_step == self._seen_global_step:  # gradients still accumulating
+            return
+        self._seen_global_step = trainer.global_step
+        # Lightning hands back loss / accumulate_grad_batches, so the sum over the step is the mean loss.
+        self.scheduler.step(self._step_loss)
+        self._step_loss = 0.0
+        pl_module.log(self.log_name, self.scheduler.get_last_lr()[0], on_step=True, on_epoch=False,
+                      logger=True, prog_bar=False)
+
+    # ---------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        if self.scheduler is None:
+            return {} if self._pending_state is None else dict(self._pending_state)
+        return {"scheduler": self.scheduler.state_dict(), "step_loss": self._step_loss}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict:
+            self._pending_state = dict(state_dict)
+
+    # ---------------------------------------------------------------------------------------------
+    def _validation_batch(self, trainer: pl.Trainer) -> tuple[Any, torch.Tensor]:
+        if self.val_batch is not None:
+            return first_samples(self.val_batch, self.val_samples, _WHERE)
+        if trainer.val_dataloaders is None:  # not loaded yet when the sanity check was skipped
+            trainer.fit_loop.epoch_loop.val_loop.setup_data()
+        loaders = trainer.val_dataloaders
+        if isinstance(loaders, (list, tuple)):
+            loaders = loaders[0] if loaders else None
+        if loaders is None:
+            raise IntegrationError(f"{_WHERE} needs a validation batch to observe: pass val_batch=(x, y), or give "
+                                   "the fit a val_dataloader and a validation_step")
+        batch = next(iter(loaders), None)
+        if batch is None:
+            raise IntegrationError(f"{_WHERE}: the validation dataloader is empty; pass val_batch=(x, y)")
+        return first_samples(batch, self.val_samples, _WHERE)
