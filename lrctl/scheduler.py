@@ -208,7 +208,7 @@ class PolicyScheduler(LRScheduler):
         self._warned_budget = bool(state_dict["warned_budget"])
         self.skipped_decisions = int(state_dict["skipped_decisions"])
         self._generator.set_state(state_dict["generator"])
-        self.tracker.load_state_dict(state_dict["tracker"], self.val_x.device)
+        self.tracker.load_state_dict(state_dict["tracker"], self.val_y.device)
         self.total_steps = int(state_dict["total_steps"])
         self.steps_per_action = int(state_dict["steps_per_action"])
         self._started = True
@@ -264,7 +264,7 @@ def _check_val_data(val_data: Any, num_classes: int, any_inputs: bool = False) -
             raise ValueError(f"val_data: y_val must be one label per sample, got shape {tuple(y_val.shape)}")
     elif x_val.ndim == 0 or len(x_val) == 0:
         raise ValueError(f"val_data: x_val must hold at least one sample, got shape {tuple(x_val.shape)}")
-    if not x_val.is_floating_point():
+    if not any_inputs and not x_val.is_floating_point():
         raise ValueError(f"val_data: x_val must be a floating-point tensor, got {x_val.dtype}")
     if not any_inputs and (y_val.ndim != 1 or len(y_val) != len(x_val)):
         raise ValueError(f"val_data: y_val must be one label per sample, shape ({len(x_val)},), got "
