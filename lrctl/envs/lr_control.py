@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from lrctl.config import EnvConfig, resolve_env_config
@@ -26,6 +28,22 @@ def action_space(cfg: EnvConfig) -> spaces.Space:
 def observation_space(n_features: int) -> spaces.Box:
     """An unbounded float32 vector of `n_features` (losses and log LRs have no natural bound)."""
     return spaces.Box(-np.inf, np.inf, shape=(n_features,), dtype=np.float32)
+
+
+_FORK_HANDLER_SET = False
+
+
+def _one_torch_thread_in_forked_children() -> None:
+    """Give processes forked from this one a single torch thread, as DataLoader workers get.
+
+    Gymnasium's async vector mode forks workers after building an environment here; a forked child
+    that enters the parent's OpenMP thread pool waits forever, and one thread per worker is what K
+    workers on K cores want anyway.
+    """
+    global _FORK_HANDLER_SET
+    if not _FORK_HANDLER_SET and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+        _FORK_HANDLER_SET = True
 
 
 class LRControlEnv(gym.Env):
@@ -50,6 +68,7 @@ class LRControlEnv(gym.Env):
     def __init__(self, config: EnvConfig | str = "digits-mlp", *, data: DatasetSplits | None = None,
                  **options: Any) -> None:
         super().__init__()
+        _one_torch_thread_in_forked_children()
         self.config: EnvConfig = resolve_env_config(config, options)
         cfg = self.config
         self.device = resolve_device(cfg.device)

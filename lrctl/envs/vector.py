@@ -1,0 +1,96 @@
+"""`LRControlVectorEnv`: the batched children as a Gymnasium `VectorEnv`.
+
+`gymnasium.make_vec("lrctl/LRControl-v0", num_envs=K, vectorization_mode="vector_entry_point", ...)`
+gives this: K children trained in one batched pass (`lrctl.envs.batched`), under Gymnasium's vector
+API as CleanRL-style scripts use it. Sub-environment i reset with seed s has the episode of
+`LRControlEnv.reset(seed=s)` (within float tolerance, as batched children do), so it matches the sync
+and async modes for the same seeds. A finished sub-environment restarts in the same step
+(`AutoresetMode.SAME_STEP`, as stable-baselines3 does; the sync and async modes take it through
+`vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}`): the step returns the new episode's first
+observation, and `info["final_obs"]` and `info["final_info"]` hold the last one's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from lrctl.config import ConfigError, EnvConfig, resolve_env_config
+from lrctl.envs.batched import BatchedLRControlVecEnv
+from lrctl.envs.lr_control import action_space, observation_space
+from lrctl.tasks import draws_tasks
+
+
+class LRControlVectorEnv(VectorEnv):
+    """`num_envs` LRControl environments stepped together in one batched pass.
+
+    Args:
+        num_envs: the number of sub-environments (children).
+        config: an `EnvConfig` or a setting's name, as for `LRControlEnv`.
+        **options: `EnvConfig` fields on top of `config` (how `gymnasium.make_vec` passes them).
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int, config: EnvConfig | str = "digits-mlp", **options: Any) -> None:
+        options.pop("max_episode_steps", None)  # an episode ends at its budget; make_vec may pass this
+        cfg = resolve_env_config(config, options)
+        if draws_tasks(cfg):
+            raise ConfigError("env.tasks: the vector entry point trains one setting; draw tasks with "
+                              "vectorization_mode='sync' or 'async'")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.config = cfg
+        self._batched = BatchedLRControlVecEnv(cfg, num_envs)
+        self.num_envs = num_envs
+        self.single_observation_space = observation_space(len(self._batched.core.tracker.feature_names))
+        self.single_action_space = action_space(cfg)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.feature_names = self._batched.core.tracker.feature_names
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | list[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-environment: `seed` an int (sub-environment i gets seed + i, as in the sync
+        mode) or one seed each; `options={"initial_lr": x}` as for `LRControlEnv`."""
+        super().reset(seed=seed if seed is None or isinstance(seed, int) else None)
+        if isinstance(seed, int):
+            seeds: list[int | None] = [seed + i for i in range(self.num_envs)]
+        elif seed is None:
+            seeds = [None] * self.num_envs
+        else:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"reset got {len(seed)} seeds for {self.num_envs} sub-environments")
+            seeds = list(seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"initial_lr"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; LRControlVectorEnv.reset takes: initial_lr")
+        indices = list(range(self.num_envs))
+        obs, infos = self._batched.core.start(indices, seeds, [options.get("initial_lr")] * self.num_envs)
+        self._needs_reset[:] = False
+        return obs, self._vector_infos(infos, indices)
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        core = self._batched.core
+        decision = core.step(list(np.asarray(actions)))
+        obs, terminated = decision.obs, decision.terminated
+        ended = [i for i in range(self.num_envs) if terminated[i]]
+        fresh, reset_infos = core.start(ended) if ended else (None, {})
+        infos: dict[str, Any] = {}
+        for i in range(self.num_envs):  # as SyncVectorEnv: the final step's, then the new episode's info
+            if i in reset_infos:
+                infos = self._add_info(infos, {"final_obs": obs[i].copy(), "final_info": decision.infos[i]}, i)
+                obs[i] = fresh[i]
+            infos = self._add_info(infos, reset_infos.get(i, decision.infos[i]), i)
+        return obs, decision.rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), infos
+
+    def _vector_infos(self, infos: dict[int, dict[str, Any]], indices: list[int]) -> dict[str, Any]:
+        vector_infos: dict[str, Any] = {}
+        for i in indices:
+            vector_infos = self._add_info(vector_infos, infos[i], i)
+        return vector_infos
