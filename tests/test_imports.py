@@ -25,3 +25,9 @@ def test_import_lrctl_registers_the_environment_without_loading_it():
 def test_data_does_not_import_the_environments():
     loaded = _modules_after("import lrctl.data\nfrom lrctl.config import EnvConfig\nlrctl.data.ensure_data(EnvConfig())")
     assert not {m for m in loaded if m.startswith("lrctl.envs")} - {"lrctl.envs", "lrctl.envs.registration"}
+
+
+def test_the_core_package_imports_no_trainer_integration():
+    loaded = _modules_after("import lrctl, lrctl.cli, lrctl.agents.trainer, lrctl.envs.lr_control, lrctl.envs.vector, "
+                            "lrctl.evaluation.protocol\nlrctl.PolicyScheduler\nlrctl.define_setting")
+    assert not {m for m in loaded if m.split(".")[0] in ("lightning", "pytorch_lightning", "transformers")}
