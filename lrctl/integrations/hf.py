@@ -82,7 +82,7 @@ class LRControlCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
         if optimizer is None or model is None:
             raise IntegrationError(f"{_WHERE}: the Trainer gave no model or optimizer at on_train_begin")
-        if args.lr_scheduler_type not in ("constant", "SchedulerType.CONSTANT") or args.warmup_steps or \
+        if args.lr_scheduler_type != "constant" or args.warmup_steps or \
                 getattr(args, "warmup_ratio", 0):
             warnings.warn(f"{_WHERE} sets the LR itself; the Trainer's schedule ({args.lr_scheduler_type}, warmup) "
                           "has no effect: set lr_scheduler_type='constant' and no warmup", stacklevel=2)
