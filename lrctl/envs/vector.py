@@ -51,7 +51,6 @@ class LRControlVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.feature_names = self._batched.core.tracker.feature_names
-        self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -72,7 +71,6 @@ class LRControlVectorEnv(VectorEnv):
             raise ValueError(f"unknown reset option(s) {unknown}; LRControlVectorEnv.reset takes: initial_lr")
         indices = list(range(self.num_envs))
         obs, infos = self._batched.core.start(indices, seeds, [options.get("initial_lr")] * self.num_envs)
-        self._needs_reset[:] = False
         return obs, self._vector_infos(infos, indices)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
