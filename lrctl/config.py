@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from lrctl.error_text import first_line
 from lrctl.settings import SettingError, get_setting, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
 
@@ -479,7 +480,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: typing.Sequence[
     except StrictYAMLError as err:
         raise ConfigError(f"config file {str(path)!r}: {err}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err) or type(err).__name__
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {first}") from None
     return config_from_dict(data, overrides)
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lrctl.atomic import unwritable_reason, write_atomic
+from lrctl.error_text import describe
 from lrctl.idx import IDXError, check_idx, read_idx_bytes
 
 if TYPE_CHECKING:
@@ -170,8 +171,7 @@ def _load_torchvision(name: str, root: str, download: bool, split_seed: int) -> 
             train = cls(root, train=True, download=True)
             test = cls(root, train=False, download=True)
         except Exception as err:  # network errors come in many types (URLError, OSError, HTTPError...)
-            reason = f"download failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            raise DataError(_missing_message(name, root, reason.strip().rstrip(":"))) from None
+            raise DataError(_missing_message(name, root, f"download failed: {describe(err)}")) from None
     x = _images_to_tensor(train.data, name)
     y = torch.as_tensor(np.asarray(train.targets), dtype=torch.int64)
     train_x, train_y, val_x, val_y = _split(x, y, min(_VALIDATION_SIZE, len(x) // 6), split_seed)
@@ -270,8 +270,7 @@ def user_splits(source: object, label: str) -> DatasetSplits:
         try:
             source = source()
         except Exception as err:
-            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise fail(f"data function {name} failed: {type(err).__name__}: {text}") from None
+            raise fail(f"data function {name} failed: {describe(err)}") from None
     if isinstance(source, DatasetSplits):
         fields: dict[str, object] = {n: getattr(source, n) for n in
                                      ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y", "num_classes")}

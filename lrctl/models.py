@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from lrctl.error_text import describe
+
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU,
                                            "leaky_relu": nn.LeakyReLU}
@@ -123,8 +125,7 @@ def _from_factory(factory: Callable[[], nn.Module]) -> nn.Module:
     try:
         model = factory()
     except Exception as err:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ModelError(f"model factory {label} failed: {type(err).__name__}: {text}") from None
+        raise ModelError(f"model factory {label} failed: {describe(err)}") from None
     if not isinstance(model, nn.Module):
         raise ModelError(f"model factory {label} returned a {type(model).__name__}, not a torch.nn.Module; "
                          "return the network itself")
@@ -150,9 +151,7 @@ def check_child_model(factory: "str | Callable[[], nn.Module]", sample_x: torch.
         with torch.no_grad():
             out = model(sample_x)
     except Exception as err:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ModelError(f"model {label} fails on inputs of shape {tuple(sample_x.shape)}: "
-                         f"{type(err).__name__}: {text}") from None
+        raise ModelError(f"model {label} fails on inputs of shape {tuple(sample_x.shape)}: {describe(err)}") from None
     expected = (len(sample_x), num_classes)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected or not out.is_floating_point():
         got = f"shape {tuple(out.shape)}, {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__

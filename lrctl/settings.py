@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
+from lrctl.error_text import describe
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -48,11 +50,6 @@ class Setting:
     model: str | ModelFactory
     description: str = ""
     env_defaults: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_builtin(self) -> bool:
-        """Whether dataset and model are built-in names (rather than a user's data and factory)."""
-        return isinstance(self.dataset, str) and isinstance(self.model, str)
 
 
 def define_setting(name: str, data: DataSource, model: ModelFactory, *, child_steps: int,
@@ -175,7 +172,7 @@ def _import_setting(path: str) -> Setting:
                            "or run from the folder that holds it") from None
     except Exception as err:  # the user's module itself failed while importing
         raise SettingError(f"setting {path!r}: importing {module_name!r} failed: "
-                           f"{type(err).__name__}: {_first_line(err)}") from None
+                           f"{describe(err)}") from None
     try:
         value = getattr(module, attribute)
     except AttributeError:
@@ -185,7 +182,3 @@ def _import_setting(path: str) -> Setting:
                            "make it with lrctl.define_setting(...)")
     return value
 
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else ""

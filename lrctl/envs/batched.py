@@ -27,6 +27,7 @@ from torch import nn
 from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits, setting_data
 from lrctl.envs.batched_forward import batched_forward
+from lrctl.error_text import describe
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
 from lrctl.envs.core import EpisodeCore, needs_twins
@@ -86,8 +87,8 @@ def batchable(env: EnvConfig | str, otherwise: str) -> bool:
             model = build_model(model_name)
     if supports_batching(model):
         return True
-    warnings.warn(f"{model_label(model_name)} ({setting_label(setting)}) has BatchNorm or Dropout, which the batched pass cannot "
-                  f"train; {otherwise}", stacklevel=2)
+    warnings.warn(f"{model_label(model_name)} ({setting_label(setting)}) has BatchNorm or Dropout, which the "
+                  f"batched pass cannot train; {otherwise}", stacklevel=2)
     return False
 
 
@@ -100,8 +101,8 @@ class BatchedChildren:
         self.device = data.train_x.device
         template = build_child_model(model_name, data, 0, torch.device("cpu"))
         if not supports_batching(template):
-            raise ConfigError(f"{model_label(model_name)} has BatchNorm or Dropout, which the batched pass cannot train; "
-                              "use vec_env: subproc for it (evaluate.py: leave out --batched)")
+            raise ConfigError(f"{model_label(model_name)} has BatchNorm or Dropout, which the batched pass cannot "
+                              "train; use vec_env: subproc for it (evaluate.py: leave out --batched)")
         out_layer = find_output_layer(template)
         self.out_name = next(n for n, p in template.named_parameters() if p is out_layer.weight)
         self._forward = batched_forward(template)
@@ -113,9 +114,8 @@ class BatchedChildren:
         try:
             transposed = _transposed_gradients(self._forward, template, data.train_x[:2])
         except Exception as err:  # e.g. a user's model that calls .item() or changes tensors in place
-            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise ConfigError(f"{model_label(model_name)} cannot run as batched children ({type(err).__name__}: "
-                              f"{text}); use ppo.vec_env: subproc (evaluate.py: leave out --batched)") from None
+            raise ConfigError(f"{model_label(model_name)} cannot run as batched children ({describe(err)}); "
+                              "use ppo.vec_env: subproc (evaluate.py: leave out --batched)") from None
         self._layout: list[_Slot] = []
         offset = 0
         for name, p in template.named_parameters():

@@ -78,7 +78,8 @@ def episode_rng(seed: int | None) -> np.random.Generator:
     return seeding.np_random(seed)[0]
 
 
-def build_child_model(model_name: "str | ModelFactory", data: DatasetSplits, seed: int, device: torch.device) -> nn.Module:
+def build_child_model(model_name: "str | ModelFactory", data: DatasetSplits, seed: int,
+                      device: torch.device) -> nn.Module:
     """Initialise a child network for `data` (its classes and input size) from `seed` without touching the
     global torch RNG."""
     with torch.random.fork_rng(devices=[]):
