@@ -1,4 +1,5 @@
-"""What the trainer integrations share: which policy, and the validation batch the policy observes."""
+"""What the trainer integrations share: which policy, the validation batch it observes, and how a
+scheduler starts, fresh or resumed from a checkpoint."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 
 from lrctl.policy import Policy, load_policy, shipped_policy_path
+from lrctl.scheduler import PolicyScheduler
 
 
 class IntegrationError(ValueError):
@@ -22,6 +24,19 @@ def resolve_policy(policy: str | os.PathLike[str] | Policy) -> Policy:
     if isinstance(policy, str) and not policy.endswith(".pt") and os.sep not in policy:
         return load_policy(shipped_policy_path(policy))
     return load_policy(policy)
+
+
+def start_scheduler(optimizer: torch.optim.Optimizer, policy: Policy, saved: dict[str, Any] | None,
+                    **scheduler_args: Any) -> PolicyScheduler:
+    """A `PolicyScheduler` on the trainer's optimizer; with `saved` (its `state_dict()` from a checkpoint),
+    resumed: the trainer has already restored the optimizer, so the decision the constructor takes is
+    undone and the saved run's LRs are set again."""
+    scheduler = PolicyScheduler(optimizer, policy, **scheduler_args)
+    if saved is not None:
+        scheduler.load_state_dict(saved)
+        for group, lr in zip(optimizer.param_groups, saved["_last_lr"]):
+            group["lr"] = lr
+    return scheduler
 
 
 def first_samples(batch: Any, limit: int | None, where: str) -> tuple[Any, torch.Tensor]:

@@ -28,7 +28,7 @@ from torch import nn
 from transformers import TrainerCallback
 
 from lrctl.atomic import write_atomic
-from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy
+from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
 from lrctl.policy import Policy
 from lrctl.scheduler import PolicyScheduler
 
@@ -86,17 +86,10 @@ class LRControlCallback(TrainerCallback):
                 getattr(args, "warmup_ratio", 0):
             warnings.warn(f"{_WHERE} sets the LR itself; the Trainer's schedule ({args.lr_scheduler_type}, warmup) "
                           "has no effect: set lr_scheduler_type='constant' and no warmup", stacklevel=2)
-        saved = self._saved_state(args, state)
-        if saved is not None:  # the constructor would take a decision: keep the checkpoint's LRs
-            lrs = saved["lrs"]
-        self.scheduler = PolicyScheduler(
-            optimizer, self.policy, model=model, val_data=(self.val_x, self.val_y), output_layer=self.output_layer,
-            forward=self.forward, total_steps=self.total_steps or state.max_steps,
+        self.scheduler = start_scheduler(
+            optimizer, self.policy, self._saved_state(args, state), model=model, val_data=(self.val_x, self.val_y),
+            output_layer=self.output_layer, forward=self.forward, total_steps=self.total_steps or state.max_steps,
             steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed)
-        if saved is not None:
-            self.scheduler.load_state_dict(saved["scheduler"])
-            for group, lr in zip(optimizer.param_groups, lrs):
-                group["lr"] = lr
         self._lrs = [group["lr"] for group in optimizer.param_groups]
         self._report_lrs(lr_scheduler)
         self._losses = []
@@ -129,8 +122,8 @@ class LRControlCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if folder.is_dir() and self.scheduler is not None:
-            payload = {"scheduler": self.scheduler.state_dict(), "lrs": list(self._lrs)}
-            write_atomic(folder / STATE_FILE, lambda tmp: torch.save(payload, tmp))
+            state_dict = self.scheduler.state_dict()
+            write_atomic(folder / STATE_FILE, lambda tmp: torch.save(state_dict, tmp))
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._hook is not None:
@@ -138,7 +131,7 @@ class LRControlCallback(TrainerCallback):
             self._hook = None
 
     def _saved_state(self, args, state) -> dict[str, Any] | None:
-        """The callback's state in the checkpoint being resumed (the Trainer restored `state` from it)."""
+        """The scheduler's state in the checkpoint being resumed (the Trainer restored `state` from it)."""
         if state.global_step == 0:
             return None
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE

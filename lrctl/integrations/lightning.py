@@ -17,7 +17,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy
+from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
 from lrctl.policy import Policy
 from lrctl.scheduler import PolicyScheduler
 
@@ -72,16 +72,12 @@ class LRControl(pl.Callback):
         optimizer = trainer.optimizers[0]
         budget = self.total_steps if self.total_steps is not None else int(trainer.estimated_stepping_batches)
         resumed = self._pending_state
-        if resumed is not None:  # keep the LR the checkpoint restored; the constructor would take a decision
-            lrs = [group["lr"] for group in optimizer.param_groups]
-        self.scheduler = PolicyScheduler(
-            optimizer, self.policy, model=pl_module, val_data=self._validation_batch(trainer),
-            output_layer=self.output_layer, forward=self.forward, total_steps=budget,
-            steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed)
+        self.scheduler = start_scheduler(
+            optimizer, self.policy, None if resumed is None else resumed["scheduler"], model=pl_module,
+            val_data=self._validation_batch(trainer), output_layer=self.output_layer, forward=self.forward,
+            total_steps=budget, steps_per_action=self.steps_per_action, deterministic=self.deterministic,
+            seed=self.seed)
         if resumed is not None:
-            self.scheduler.load_state_dict(resumed["scheduler"])
-            for group, lr in zip(optimizer.param_groups, lrs):
-                group["lr"] = lr
             self._step_loss = resumed["step_loss"]
             self._pending_state = None
         self._seen_global_step = trainer.global_step
