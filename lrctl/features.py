@@ -18,7 +18,8 @@ task), and `scale_free`, quantities that mean the same on any task:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -93,6 +94,20 @@ def mode_matters(model: nn.Module) -> bool:
     return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
 
 
+@contextlib.contextmanager
+def eval_mode(model: nn.Module, switch_mode: bool = True) -> Iterator[None]:
+    """Run the block with `model` in eval mode, then restore its train/eval mode (`switch_mode=False`:
+    leave the mode alone)."""
+    was_training = model.training
+    if switch_mode:
+        model.eval()
+    try:
+        yield
+    finally:
+        if switch_mode:
+            model.train(was_training)
+
+
 @torch.no_grad()
 def forward_in_eval_mode(model: nn.Module, x: torch.Tensor, switch_mode: bool = True) -> torch.Tensor:
     """Logits of `model` on `x` in eval mode, in chunks; the model's train/eval mode is restored.
@@ -100,16 +115,10 @@ def forward_in_eval_mode(model: nn.Module, x: torch.Tensor, switch_mode: bool = 
     `switch_mode=False` skips the switch for a model whose forward pass does not depend on the mode
     (`mode_matters`): the switch walks every module, which costs as much as a small model's forward pass.
     """
-    was_training = model.training
-    if switch_mode:
-        model.eval()
-    try:
+    with eval_mode(model, switch_mode):
         if len(x) <= _EVAL_CHUNK:
             return model(x)
         return torch.cat([model(x[i:i + _EVAL_CHUNK]) for i in range(0, len(x), _EVAL_CHUNK)])
-    finally:
-        if switch_mode:
-            model.train(was_training)
 
 
 class FeatureTracker:

@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrctl.actions import next_lr
-from lrctl.features import FeatureTracker, forward_in_eval_mode, mean_train_loss
+from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.policy import TASK_DISTRIBUTION, Policy, load_policy
 
@@ -159,12 +159,8 @@ class PolicyScheduler(LRScheduler):
     def _val_logits(self) -> torch.Tensor:
         if self.forward is None:
             return forward_in_eval_mode(self.model, self.val_x).float()
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             logits = self.forward(self.model, self.val_x)
-        finally:
-            self.model.train(was_training)
         expected = (len(self.val_y), self.output_layer.out_features)
         if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
             got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
