@@ -75,7 +75,6 @@ class LRControlCallback(TrainerCallback):
         self.output_layer, self.forward = output_layer, forward
         self.deterministic, self.seed = deterministic, seed
         self.scheduler: PolicyScheduler | None = None
-        self._lrs: list[float] = []
         self._losses: list[float] = []
         self._hook: Any = None
 
@@ -90,7 +89,6 @@ class LRControlCallback(TrainerCallback):
             optimizer, self.policy, self._saved_state(args, state), model=model, val_data=(self.val_x, self.val_y),
             output_layer=self.output_layer, forward=self.forward, total_steps=self.total_steps or state.max_steps,
             steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed)
-        self._lrs = [group["lr"] for group in optimizer.param_groups]
         self._report_lrs(lr_scheduler)
         self._losses = []
         self._hook = model.register_forward_hook(self._record_loss)
@@ -105,19 +103,19 @@ class LRControlCallback(TrainerCallback):
         self._losses.append(float(loss.detach()))
 
     def on_step_end(self, args, state, control, optimizer=None, lr_scheduler=None, **kwargs):
-        for group, lr in zip(optimizer.param_groups, self._lrs):  # undo the Trainer's own scheduler step
+        # Undo the Trainer's own scheduler step: the policy's LRs are the ones its scheduler last set.
+        for group, lr in zip(optimizer.param_groups, self.scheduler.get_last_lr()):
             group["lr"] = lr
         if self._losses:
             self.scheduler.step(sum(self._losses) / len(self._losses))
             self._losses = []
-        self._lrs = [group["lr"] for group in optimizer.param_groups]
         self._report_lrs(lr_scheduler)
 
     def _report_lrs(self, lr_scheduler: Any) -> None:
         # The Trainer logs `learning_rate` from its scheduler's get_last_lr(), read right after the next
         # optimizer step: make it return the LRs that step uses.
         if lr_scheduler is not None and hasattr(lr_scheduler, "_last_lr"):
-            lr_scheduler._last_lr = list(self._lrs)
+            lr_scheduler._last_lr = list(self.scheduler.get_last_lr())
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
