@@ -115,6 +115,14 @@ def find_output_layer(model: nn.Module) -> nn.Linear:
     return last
 
 
+def build_seeded_model(name: "str | Callable[[], nn.Module]", seed: int, num_classes: int = 10,
+                       in_features: int | None = None) -> nn.Module:
+    """`build_model` initialised from `seed`, without touching the global torch RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(name, num_classes, in_features)
+
+
 def model_label(model: "str | Callable[[], nn.Module]") -> str:
     """A model's name, or its factory's qualified name, for messages."""
     return model if isinstance(model, str) else getattr(model, "__qualname__", type(model).__name__)
@@ -140,9 +148,7 @@ def check_child_model(factory: "str | Callable[[], nn.Module]", sample_x: torch.
     """A `ModelError` unless the model builds, has an output layer, and maps `sample_x` to
     (len(sample_x), num_classes) floating-point logits."""
     label = model_label(factory)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = build_model(factory, num_classes, sample_x[0].numel())
+    model = build_seeded_model(factory, 0, num_classes, sample_x[0].numel())
     if not any(isinstance(m, nn.Linear) for m in model.modules()):
         raise ModelError(f"model {label}: {type(model).__name__} has no nn.Linear, so it has no output layer "
                          "for the features to describe; end the network with an nn.Linear")

@@ -15,7 +15,7 @@ from torch import nn
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.features import forward_in_eval_mode, mode_matters
-from lrctl.models import build_model, find_output_layer
+from lrctl.models import build_seeded_model, find_output_layer
 
 if TYPE_CHECKING:
     from lrctl.settings import ModelFactory
@@ -82,10 +82,7 @@ def build_child_model(model_name: "str | ModelFactory", data: DatasetSplits, see
                       device: torch.device) -> nn.Module:
     """Initialise a child network for `data` (its classes and input size) from `seed` without touching the
     global torch RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_model(model_name, data.num_classes, data.train_x[0].numel())
-    return model.to(device)
+    return build_seeded_model(model_name, seed, data.num_classes, data.train_x[0].numel()).to(device)
 
 
 def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float) -> torch.optim.Optimizer:
