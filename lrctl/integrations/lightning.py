@@ -16,6 +16,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
 from lrctl.policy import Policy
@@ -69,6 +70,9 @@ class LRControl(pl.Callback):
                                    f"{len(trainer.optimizers)}; return one (parameter groups are fine)")
         if trainer.lr_scheduler_configs:
             raise IntegrationError(f"{_WHERE} moves the LR itself; return no LR scheduler from configure_optimizers")
+        if self.forward is None and not is_overridden("forward", pl_module, pl.LightningModule):
+            raise IntegrationError(f"{_WHERE} observes the logits module(x_val), and {type(pl_module).__name__} "
+                                   "defines no forward; define one, or pass forward=lambda module, x: module.net(x)")
         optimizer = trainer.optimizers[0]
         budget = self.total_steps if self.total_steps is not None else int(trainer.estimated_stepping_batches)
         resumed = self._pending_state

@@ -146,7 +146,12 @@ def test_the_lr_is_logged_to_the_trainers_loggers(tmp_path):
     assert logged[-1] == pytest.approx(control.scheduler.get_last_lr()[0])
 
 
+class NoForward(Classifier):
+    forward = pl.LightningModule.forward
+
+
 @pytest.mark.parametrize("module, message", [
+    (NoForward, "defines no forward"),
     (lambda: Classifier(optimizers=2), "drives one optimizer"),
     (lambda: Classifier(scheduler=True), "return no LR scheduler"),
     (lambda: Classifier(validation=False), "needs a validation batch"),
