@@ -31,6 +31,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start over in a run_dir that holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster for ppo.vec_env=ray, e.g. 10.0.0.1:6379 (default: $RAY_ADDRESS, or a local "
+                        "Ray started for the run)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +56,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batched", action="store_true",
                    help="run the learned policy's episodes as children of one batched pass (vec_env: batched; "
                         "children with BatchNorm or Dropout run one by one)")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run every run as a Ray task: on the cluster at ADDRESS, else at $RAY_ADDRESS, else on a "
+                        "local Ray started for it (needs: pip install \"lrctl[ray]\")")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +94,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.overrides or args.run_dir or args.seed is not None:
             raise _UsageError("--resume uses the run's own config.yaml; drop --config/--set/--run-dir/--seed")
-        resume(args.resume)
+        resume(args.resume, ray_address=args.ray_address)
         return 0
     overrides = list(args.overrides)
     if args.run_dir:
@@ -98,7 +104,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_progress:
         overrides.append("progress_bar=false")
     cfg = load_config(args.config, overrides)
-    train(cfg, overwrite=args.overwrite)
+    if args.ray_address and cfg.ppo.vec_env != "ray":
+        raise _UsageError(f"--ray-address {args.ray_address} applies to ppo.vec_env=ray, but this run uses "
+                          f"{cfg.ppo.vec_env}; add --set ppo.vec_env=ray")
+    train(cfg, overwrite=args.overwrite, ray_address=args.ray_address)
     return 0
 
 
@@ -111,7 +120,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
-                    quick=args.quick, include_peers=not args.no_peers, batched=args.batched)
+                    quick=args.quick, include_peers=not args.no_peers, batched=args.batched,
+                    on_ray=args.ray is not None, ray_address=args.ray or None)
     out = _writable_folder(Path(args.out or f"eval/{setting_label(env.setting)}"), "--out")
     ensure_data(env)  # and on a missing dataset, before any worker starts
     result = evaluate(plan, progress_factory=_progress_bar)

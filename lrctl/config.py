@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
-VEC_ENVS = ("subproc", "dummy", "batched")
+VEC_ENVS = ("subproc", "dummy", "batched", "ray")
 REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
 FEATURE_SET_NAMES = ("paper", "scale_free", "both")  # lrctl.features.FEATURE_SETS (a test pins it)
 
@@ -122,6 +122,22 @@ class EnvConfig:
 
 
 @dataclass
+class RayConfig:
+    """Environments as Ray actors (`ppo.vec_env: ray`); the cluster is named at run time
+    (`--ray-address` or RAY_ADDRESS), never in the config."""
+
+    num_cpus_per_env: float = 1.0
+    """CPUs Ray reserves per environment; each actor uses that many torch threads (at least one)."""
+    num_gpus_per_env: float = 0.0
+    """GPUs Ray reserves per environment (fractions share a GPU); set env.device to cuda or auto to use them."""
+    envs_per_actor: int = 1
+    """Environments per actor: above 1, each actor trains its children as one batched pass (where the
+    setting's children can be batched) and reserves the CPUs and GPUs of all of them."""
+    max_restarts: int = 10
+    """How often Ray may restart one lost actor (a lost node, a killed process) before training stops."""
+
+
+@dataclass
 class PPOConfig:
     """stable-baselines3 PPO hyperparameters (actor and critic are fixed at 2x32)."""
 
@@ -132,7 +148,7 @@ class PPOConfig:
     vec_env: str = "batched"
     """subproc: one process per environment (when cores allow); dummy: all in this process, one after
     another; batched: all children trained together in one batched pass (children with BatchNorm or
-    Dropout fall back to subproc, with a warning)."""
+    Dropout fall back to subproc, with a warning); ray: Ray actors on a local Ray or a cluster (see `ray`)."""
     n_steps: int = 250
     """Decisions per environment between two PPO updates."""
     batch_size: int = 100
@@ -155,6 +171,8 @@ class PPOConfig:
     """Gradient clipping of the actor-critic."""
     clip_obs: float = 10.0
     """VecNormalize clip of normalised observations."""
+    ray: RayConfig = field(default_factory=RayConfig)
+    """Where and how environments run with `vec_env: ray`."""
 
 
 @dataclass
@@ -370,6 +388,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "
             f"{ppo.n_steps * ppo.n_envs}); lower it or raise ppo.n_steps"
         )
+    if ppo.vec_env == "ray":
+        _validate_ray(ppo)
     check_seed("seed", cfg.seed)
     _check_positive("checkpoint_every", cfg.checkpoint_every)
     if not cfg.report_seeds:
@@ -379,6 +399,21 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if not cfg.run_dir:
         raise ConfigError("run_dir: must not be empty")
     return cfg
+
+
+def _validate_ray(ppo: PPOConfig) -> None:
+    from lrctl.ray_cluster import require_ray
+
+    require_ray("ppo.vec_env: ray")
+    ray = ppo.ray
+    _check_positive("ppo.ray.num_cpus_per_env", ray.num_cpus_per_env)
+    _check_positive("ppo.ray.envs_per_actor", ray.envs_per_actor)
+    for key in ("num_gpus_per_env", "max_restarts"):
+        if getattr(ray, key) < 0:
+            raise ConfigError(f"ppo.ray.{key}: must be >= 0, got {excerpt(getattr(ray, key))}")
+    if ppo.n_envs % ray.envs_per_actor:
+        raise ConfigError(f"ppo.ray.envs_per_actor: {ray.envs_per_actor} does not divide ppo.n_envs "
+                          f"({ppo.n_envs}); choose a divisor")
 
 
 def env_config(setting: str = "digits-mlp", **overrides: Any) -> EnvConfig:

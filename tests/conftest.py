@@ -28,3 +28,12 @@ def digits_like() -> DatasetSplits:
 
 SMALL_ENV = dict(child_steps=20, steps_per_action=5, batch_size=8, val_subset_size=16)
 """A four-decision episode on tiny batches: enough to exercise every path in milliseconds."""
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A small local Ray (2 CPUs) shared by the Ray tests; lrctl uses it as it finds it."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -13,17 +13,23 @@ from lrctl.agents.checkpoints import save_checkpoint
 class EpisodeStatsCallback(BaseCallback):
     """Logs each finished child run: final validation loss, final LR, divergence (also per initial LR).
 
-    Scalars go under `episode/` and are averaged over the episodes of one PPO iteration.
+    Scalars go under `episode/` and are averaged over the episodes of one PPO iteration. Episodes cut
+    short by a lost Ray actor are counted apart (`truncated_by_lost_actor`), not as child runs.
     """
 
-    def __init__(self, episodes: int = 0, diverged: int = 0) -> None:
+    def __init__(self, episodes: int = 0, diverged: int = 0, lost_actor_episodes: int = 0) -> None:
         super().__init__()
         self.episodes = episodes
         self.diverged = diverged
+        self.lost_actor_episodes = lost_actor_episodes
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
             if not done:
+                continue
+            if info.get("actor_restarted"):
+                self.lost_actor_episodes += 1
+                self.logger.record("episode/truncated_by_lost_actor", self.lost_actor_episodes)
                 continue
             self.episodes += 1
             tag = f"lr0={info.get('initial_lr', float('nan')):.0e}"

@@ -54,6 +54,7 @@ class TrainResult:
     episodes: int
     diverged: int
     wall_time_s: float
+    lost_actor_episodes: int = 0
 
 
 def check_run_dir(cfg: TrainConfig, overwrite: bool) -> Path:
@@ -105,17 +106,22 @@ def build_ppo(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
     )
 
 
-def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], object] = print) -> TrainResult:
-    """Train a controller from scratch as `cfg` says and write the run directory."""
+def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], object] = print,
+          ray_address: str | None = None) -> TrainResult:
+    """Train a controller from scratch as `cfg` says and write the run directory.
+
+    `ray_address` names the Ray cluster of `ppo.vec_env: ray` (default: RAY_ADDRESS, or a local Ray).
+    """
     run_dir = check_run_dir(cfg, overwrite)
     ensure_data(cfg.env)
-    venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed), cfg.ppo)
+    venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed, ray_address), cfg.ppo)
     model = build_ppo(cfg, venv, run_dir)
     start_run_dir(cfg, run_dir, overwrite)  # only now: a run that could not start leaves no folder behind
     return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
 
 
-def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> TrainResult:
+def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
+           ray_address: str | None = None) -> TrainResult:
     """Continue the run in `run_dir` from its latest checkpoint up to the total timesteps it asked for.
 
     Works after Ctrl-C and after a hard kill: checkpoints are written atomically and `latest.json`
@@ -134,7 +140,7 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> Trai
     ensure_data(cfg.env)
     for folder in (run_dir, run_dir / "checkpoints"):
         remove_leftovers(folder)
-    raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps)
+    raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps, ray_address)
     try:
         venv = VecNormalize.load(str(ckpt.vecnormalize), raw)
         model = PPO.load(str(ckpt.model), env=venv, device="cpu", tensorboard_log=str(run_dir / "tb"))
@@ -151,13 +157,14 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print) -> Trai
 
 def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
            counters: dict[str, float], fresh: bool, log: Callable[[str], object]) -> TrainResult:
-    stats = EpisodeStatsCallback(int(counters.get("episodes", 0)), int(counters.get("diverged", 0)))
+    stats = EpisodeStatsCallback(int(counters.get("episodes", 0)), int(counters.get("diverged", 0)),
+                                 int(counters.get("lost_actor_episodes", 0)))
     wall_before = float(counters.get("wall_time_s", 0.0))
     start = time.perf_counter()
 
     def totals() -> dict[str, float]:
         return {"episodes": stats.episodes, "diverged": stats.diverged,
-                "wall_time_s": wall_before + time.perf_counter() - start}
+                "lost_actor_episodes": stats.lost_actor_episodes, "wall_time_s": wall_before + time.perf_counter() - start}
 
     ckpt_dir = run_dir / "checkpoints"
     checkpoints = PeriodicCheckpointCallback(ckpt_dir, cfg.checkpoint_every, totals)
@@ -187,8 +194,11 @@ def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
     write_atomic(run_dir / "vecnormalize.pkl", venv.save)
     policy_path = export_policy(model, venv, cfg.env, run_dir / "policy.pt")
     venv.close()
+    lost = (f", {stats.lost_actor_episodes} truncated by lost Ray actors" if stats.lost_actor_episodes else "")
     log(f"trained {model.num_timesteps} timesteps in {final['wall_time_s']:.0f} s ({stats.episodes} episodes, "
-        f"{stats.diverged} diverged); policy: {policy_path}")
+        f"{stats.diverged} diverged{lost}); policy: {policy_path}")
     write_report(run_dir, cfg, timesteps=int(model.num_timesteps), episodes=stats.episodes,
-                 diverged=stats.diverged, wall_time_s=final["wall_time_s"], log=log)
-    return TrainResult(run_dir, int(model.num_timesteps), stats.episodes, stats.diverged, final["wall_time_s"])
+                 diverged=stats.diverged, wall_time_s=final["wall_time_s"],
+                 lost_actor_episodes=stats.lost_actor_episodes, log=log)
+    return TrainResult(run_dir, int(model.num_timesteps), stats.episodes, stats.diverged, final["wall_time_s"],
+                       stats.lost_actor_episodes)

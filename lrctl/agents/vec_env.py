@@ -35,12 +35,19 @@ def use_subprocesses(ppo: PPOConfig) -> bool:
     return ppo.vec_env == "subproc" and ppo.n_envs > 1 and (os.cpu_count() or 1) > 1
 
 
-def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int) -> VecEnv:
+def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int, ray_address: str | None = None) -> VecEnv:
     """`ppo.n_envs` environments (seeded seed, seed + 1, ...), with episode statistics (VecMonitor).
 
     `vec_env: batched` with children that cannot be batched (BatchNorm, Dropout) falls back to `subproc`;
-    with drawn tasks (`env.tasks`) the batched children share one task per round.
+    with drawn tasks (`env.tasks`) the batched children share one task per round. `vec_env: ray` runs
+    them in Ray actors on the cluster at `ray_address` (or RAY_ADDRESS, or a local Ray started for it).
     """
+    if ppo.vec_env == "ray":
+        from lrctl.agents.ray_vec_env import RayVecEnv
+
+        venv = RayVecEnv(env_cfg, ppo, ray_address)
+        venv.seed(seed)
+        return VecMonitor(venv)
     if ppo.vec_env == "batched":
         from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
         from lrctl.tasks import draws_tasks

@@ -38,6 +38,10 @@ class EvaluationPlan:
     include_peers: bool = True
     batched: bool = False
     """Run the learned policy's episodes as children of one batched pass instead of one by one."""
+    on_ray: bool = False
+    """Run every run as a Ray task instead of in local worker processes."""
+    ray_address: str | None = None
+    """The Ray cluster (default: RAY_ADDRESS, or a local Ray started for the evaluation)."""
 
 
 @dataclass
@@ -57,7 +61,17 @@ def _mean_final(runs: Iterable[RunResult]) -> float:
 
 def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None = None
              ) -> EvaluationResult:
-    """Tune, then run every method on every seed and initial LR."""
+    """Tune, then run every method on every seed and initial LR (on Ray with `plan.on_ray`)."""
+    if plan.on_ray:
+        from lrctl.ray_cluster import RaySession
+
+        with RaySession(plan.ray_address):
+            return _evaluate(plan, progress_factory)
+    return _evaluate(plan, progress_factory)
+
+
+def _evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None
+              ) -> EvaluationResult:
     def progress(total: int, label: str) -> Callable[[int], None] | None:
         return progress_factory(total, label) if progress_factory else None
 
@@ -66,7 +80,7 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
                   for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
     tune_tasks += [Task(plan.env, MethodSpec(f"clara-d={d:g}", "clara", {"damping": d}), s, lr0)
                    for lr0 in plan.initial_lrs for d in CLARA_DAMPING_GRID for s in plan.tuning_seeds]
-    tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"))
+    tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"), on_ray=plan.on_ray)
     by_name: dict[tuple[str, float], list[RunResult]] = {}
     for result in tuned:
         by_name.setdefault((result.method, result.initial_lr), []).append(result)
@@ -86,14 +100,17 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
                                     f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
                                     f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")
             tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
-    runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"), batched=plan.batched)
+    runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"), batched=plan.batched,
+                     on_ray=plan.on_ray)
     return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions)
 
 
 def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | None = None,
              initial_lrs: Sequence[float] | None = None, workers: int = 2, quick: bool = False,
-             include_peers: bool = True, batched: bool = False) -> EvaluationPlan:
-    """An EvaluationPlan with the defaults filled in; `quick` is a smoke run (2 seeds, short budget)."""
+             include_peers: bool = True, batched: bool = False, on_ray: bool = False,
+             ray_address: str | None = None) -> EvaluationPlan:
+    """An EvaluationPlan with the defaults filled in; `quick` is a smoke run (2 seeds, short budget).
+    `on_ray` runs it on Ray (`workers` then does not apply)."""
     lrs = tuple(initial_lrs) if initial_lrs else tuple(env.initial_lrs)
     chosen = tuple(seeds) if seeds else DEFAULT_EVAL_SEEDS
     if quick:
@@ -108,9 +125,14 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
     validate_env(replace(env, initial_lrs=lrs))  # the initial LRs, checked as a config's are
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
+    if on_ray:
+        from lrctl.ray_cluster import require_ray
+
+        require_ray("--ray")
     useful = os.cpu_count() or 1
-    if workers > useful:
+    if workers > useful and not on_ray:
         warnings.warn(f"{workers} workers asked for, but this machine has {useful} cores; using {useful}",
                       stacklevel=2)
         workers = useful
-    return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched)
+    return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched,
+                          on_ray, ray_address)

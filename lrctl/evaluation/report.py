@@ -82,7 +82,10 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         f"# Training report: {cfg.env.setting}",
         "",
         f"- PPO timesteps: {training['timesteps']}; child-training episodes: {training['episodes']} "
-        f"({training['diverged']} diverged); training wall time: {training['wall_time_s']:.0f} s",
+        f"({training['diverged']} diverged"
+        + (f"; {training['lost_actor_episodes']} more truncated by lost Ray actors"
+           if training.get("lost_actor_episodes") else "")
+        + f"); training wall time: {training['wall_time_s']:.0f} s",
         (f"- Tasks drawn per episode from {', '.join(cfg.env.tasks.datasets)} (env.tasks; each held-out seed "
          f"draws its own task); a decision every {cfg.env.steps_per_action} steps; " if draws_tasks(cfg.env) else
          f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; ") +
@@ -115,9 +118,10 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
 
 
 def write_report(run_dir: Path, cfg: TrainConfig, *, timesteps: int, episodes: int, diverged: int,
-                 wall_time_s: float, log: Any = print) -> Path:
+                 wall_time_s: float, lost_actor_episodes: int = 0, log: Any = print) -> Path:
     """Evaluate the run's policy.pt on the report seeds and write report.md atomically."""
-    training = {"timesteps": timesteps, "episodes": episodes, "diverged": diverged, "wall_time_s": wall_time_s}
+    training = {"timesteps": timesteps, "episodes": episodes, "diverged": diverged, "wall_time_s": wall_time_s,
+                "lost_actor_episodes": lost_actor_episodes}
     results = compare_on_seeds(cfg, run_dir / "policy.pt")
     text = render_report(cfg, results, training)
     path = write_text_atomic(run_dir / "report.md", text)

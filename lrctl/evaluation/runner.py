@@ -1,7 +1,7 @@
 """Train one child with one method, recording the LR and losses per step; run many such tasks.
 
-`run_tasks` is the one place that decides where runs go: worker processes, and, for the learned
-policy's runs when asked, children of one batched pass (or one by one, with a warning, where the
+`run_tasks` is the one place that decides where runs go: worker processes or Ray tasks, and, for the
+learned policy's runs when asked, children of one batched pass (or one by one, with a warning, where the
 setting's children cannot be batched).
 """
 
@@ -136,7 +136,12 @@ def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
     return item[0], run_task(item[1])
 
 
-def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None) -> list[RunResult]:
+def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None,
+              on_ray: bool = False) -> list[RunResult]:
+    if on_ray:
+        from lrctl.evaluation.ray_execution import map_on_ray
+
+        return map_on_ray(run_task, tasks, progress=progress)
     results: list[RunResult | None] = [None] * len(tasks)
     if workers <= 1 or len(tasks) <= 1:
         threads = torch.get_num_threads()
@@ -159,12 +164,13 @@ def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], Non
 
 
 def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Callable[[int], None] | None = None,
-              batched: bool = False) -> list[RunResult]:
+              batched: bool = False, on_ray: bool = False) -> list[RunResult]:
     """Run `tasks` (in worker processes when workers > 1); results come back in task order.
 
     With `batched`, the learned policy's tasks of each environment config run as children of one
     batched pass, where the setting's children can be batched; elsewhere they run one by one, with a
-    warning.
+    warning. With `on_ray`, every run (and every batched pass) is a Ray task on the Ray this process is
+    connected to (`lrctl.ray_cluster.RaySession`), with the thread count it would have here.
     """
     from lrctl.envs.batched import batchable
 
@@ -180,11 +186,21 @@ def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Callable[[int],
             else:
                 group.append(i)
         results: dict[int, RunResult] = {}
-        for indices in groups:
-            results.update(zip(indices, run_policy_batched([tasks[i] for i in indices])))
-            if progress:
-                progress(len(indices))
+        group_tasks = [[tasks[i] for i in indices] for indices in groups]
+        if on_ray:
+            from lrctl.evaluation.ray_execution import map_on_ray
+
+            passes = map_on_ray(run_policy_batched, group_tasks, threads=torch.get_num_threads(),
+                                progress=progress, weight=len)
+        else:
+            passes = []
+            for group in group_tasks:
+                passes.append(run_policy_batched(group))
+                if progress:
+                    progress(len(group))
+        for indices, group_results in zip(groups, passes):
+            results.update(zip(indices, group_results))
         other_idx = [i for i in range(len(tasks)) if i not in results]
-        results.update(zip(other_idx, _run_each([tasks[i] for i in other_idx], workers, progress)))
+        results.update(zip(other_idx, _run_each([tasks[i] for i in other_idx], workers, progress, on_ray)))
         return [results[i] for i in range(len(tasks))]
-    return _run_each(tasks, workers, progress)
+    return _run_each(tasks, workers, progress, on_ray)

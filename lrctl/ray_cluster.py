@@ -1,0 +1,116 @@
+"""Connecting to Ray (an optional extra): a named cluster, or a local Ray started for one run.
+
+The cluster is named by an address (`--ray-address`, `evaluate.py --ray ADDRESS`) or by RAY_ADDRESS;
+with neither, a local Ray is started for the run and stopped after it. A Ray this process has already
+started (`ray.init()` in a notebook or a test) is used as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import socket
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from lrctl.config import ConfigError
+from lrctl.error_text import first_line
+
+INSTALL_HINT = 'pip install "lrctl[ray]"'
+
+
+def ray_installed() -> bool:
+    """Whether the `ray` package can be imported."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def require_ray(what: str) -> None:
+    """A ConfigError naming `what` and how to install Ray, unless Ray is installed."""
+    if not ray_installed():
+        raise ConfigError(f"{what} needs Ray, which is not installed; install it with: {INSTALL_HINT}")
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The cluster to join: `address`, else RAY_ADDRESS, else None (start a local Ray)."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def unreachable_reason(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why nothing answers at `address` ("host:port" or "ray://host:port"), or None when something does
+    (or the address is Ray's "auto"). Ray itself retries a dead address for minutes; this asks once."""
+    if address in ("auto", "local"):
+        return None
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "not host:port"
+    if not host or port is None:
+        return "not host:port"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as err:
+        return err.strerror or type(err).__name__
+
+
+class RaySession:
+    """A connection to Ray for one run, as a context manager; `close()` stops a Ray it started.
+
+    `cpus_needed` and `gpus_needed` are what the run reserves at once: a local Ray is started with at
+    least that many CPUs (like SubprocVecEnv, it may oversubscribe the cores), and a named cluster that
+    has fewer is a ConfigError before anything runs.
+    """
+
+    def __init__(self, address: str | None = None, cpus_needed: float = 1.0, gpus_needed: float = 0.0) -> None:
+        require_ray("Ray")
+        import ray
+
+        self.address = cluster_address(address)
+        self.started = False
+        if not ray.is_initialized():
+            if self.address:
+                problem = unreachable_reason(self.address)
+                if problem:
+                    raise ConfigError(
+                        f"no Ray cluster answers at {self.address!r} ({problem}); start one with "
+                        "`ray start --head` or fix the address (--ray-address, --ray or RAY_ADDRESS)")
+                try:
+                    ray.init(address=self.address, log_to_driver=False)
+                except Exception as err:  # Ray raises ConnectionError, ValueError, RuntimeError here
+                    raise ConfigError(
+                        f"cannot join the Ray cluster at {self.address!r} ({first_line(err)}); start one with "
+                        "`ray start --head` or fix the address (--ray-address, --ray or RAY_ADDRESS)") from None
+            else:
+                ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)),
+                         include_dashboard=False, log_to_driver=False)
+            self.started = True
+        self._check_resources(cpus_needed, gpus_needed)
+
+    def _check_resources(self, cpus: float, gpus: float) -> None:
+        import ray
+
+        have = ray.cluster_resources()
+        where = f"the Ray cluster at {self.address}" if self.address else "the Ray cluster"
+        for name, need in (("CPU", cpus), ("GPU", gpus)):
+            if need > have.get(name, 0.0) + 1e-9:
+                self.close()
+                raise ConfigError(
+                    f"the run reserves {need:g} {name}s but {where} has {have.get(name, 0.0):g}; lower "
+                    f"ppo.n_envs or ppo.ray.num_{name.lower()}s_per_env, or add nodes")
+
+    def close(self) -> None:
+        """Stop the Ray this session started; a Ray started elsewhere stays up."""
+        if self.started:
+            import ray
+
+            ray.shutdown()
+            self.started = False
+
+    def __enter__(self) -> "RaySession":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
