@@ -1,8 +1,8 @@
 """Connecting to Ray (an optional extra): a named cluster, or a local Ray started for one run.
 
 The cluster is named by an address (`--ray-address`, `evaluate.py --ray ADDRESS`) or by RAY_ADDRESS;
-with neither, a local Ray is started for the run and stopped after it. A Ray this process has already
-started (`ray.init()` in a notebook or a test) is used as it is.
+with neither, a local Ray is started for the run and stopped after it. Where this process is already
+connected (`ray.init()` in a notebook or a test), that connection is used as it is, and stays up.
 """
 
 from __future__ import annotations
@@ -69,13 +69,16 @@ class RaySession:
 
         self.address = cluster_address(address)
         self.started = False
-        if not ray.is_initialized():
+        if self.address:
+            problem = unreachable_reason(self.address)
+            if problem:
+                raise ConfigError(
+                    f"no Ray cluster answers at {self.address!r} ({problem}); start one with "
+                    "`ray start --head` or fix the address (--ray-address, --ray or RAY_ADDRESS)")
+        if ray.is_initialized():
+            self.address = None  # the connection this process already has is the one used
+        else:
             if self.address:
-                problem = unreachable_reason(self.address)
-                if problem:
-                    raise ConfigError(
-                        f"no Ray cluster answers at {self.address!r} ({problem}); start one with "
-                        "`ray start --head` or fix the address (--ray-address, --ray or RAY_ADDRESS)")
                 try:
                     ray.init(address=self.address, log_to_driver=False)
                 except Exception as err:  # Ray raises ConnectionError, ValueError, RuntimeError here

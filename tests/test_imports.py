@@ -30,4 +30,4 @@ def test_data_does_not_import_the_environments():
 def test_the_core_package_imports_no_trainer_integration():
     loaded = _modules_after("import lrctl, lrctl.cli, lrctl.agents.trainer, lrctl.envs.lr_control, lrctl.envs.vector, "
                             "lrctl.evaluation.protocol\nlrctl.PolicyScheduler\nlrctl.define_setting")
-    assert not {m for m in loaded if m.split(".")[0] in ("lightning", "pytorch_lightning", "transformers")}
+    assert not {m for m in loaded if m.split(".")[0] in ("lightning", "pytorch_lightning", "transformers", "ray")}
