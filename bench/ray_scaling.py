@@ -2,8 +2,9 @@
 """Child steps per second of `vec_env: ray` against `subproc` on one machine, and from 1 to 2 Ray nodes.
 
 1. Overhead on one machine: digits-mlp, the same number of environments (--envs, default 2) under
-   SubprocVecEnv (one process and one torch thread each) and under Ray actors on a local Ray (one CPU
-   and one thread each). Each figure is the median of --rounds measurements taken in turn (subproc,
+   SubprocVecEnv (one process and one torch thread each), under Ray actors on a local Ray (one CPU and
+   one thread each), and under one Ray actor holding them all as batched children (as many threads as
+   environments), with decisions of 5 and 20 child steps. Each figure is the median of --rounds measurements taken in turn (subproc,
    ray, subproc, ...); a measurement steps every environment --decisions times after a warm-up, and
    building the VecEnv (and starting Ray) is timed apart. Target: Ray at most 10% slower.
 2. Scaling: a head node started by `ray start` with --cpus-per-node CPUs, the same run with one
@@ -13,12 +14,14 @@
 
 The second part runs `ray stop`, which stops every Ray on this machine.
 
-Usage: python bench/ray_scaling.py [--envs 2] [--decisions 200] [--rounds 3] [--cpus-per-node 1] [--skip-nodes]
+Usage: python bench/ray_scaling.py [--envs 2] [--decisions 200] [--rounds 3] [--steps-per-action 5 20]
+                                   [--cpus-per-node 1] [--skip-nodes]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -35,9 +38,10 @@ SECOND_NODE = ["--node-manager-port=6391", "--object-manager-port=6392", "--min-
                "--dashboard-agent-grpc-port=6395", "--runtime-env-agent-port=6396"]
 
 
-def child_steps_per_second(ppo: PPOConfig, decisions: int, address: str | None = None) -> tuple[float, float]:
+def child_steps_per_second(ppo: PPOConfig, decisions: int, address: str | None = None,
+                           steps_per_action: int = 5) -> tuple[float, float]:
     """(child steps per second while stepping, seconds to build the VecEnv) for `ppo` on digits-mlp."""
-    env = env_config("digits-mlp")
+    env = env_config("digits-mlp", steps_per_action=steps_per_action, child_steps=100 * steps_per_action)
     start = time.perf_counter()
     venv = build_vec_env(env, ppo, seed=0, ray_address=address)
     built = time.perf_counter() - start
@@ -55,33 +59,39 @@ def child_steps_per_second(ppo: PPOConfig, decisions: int, address: str | None =
     return ppo.n_envs * decisions * env.steps_per_action / elapsed, built
 
 
-def overhead(envs: int, decisions: int, rounds: int) -> None:
+def overhead(envs: int, decisions: int, rounds: int, steps_per_action: tuple[int, ...]) -> None:
     subproc = PPOConfig(vec_env="subproc", n_envs=envs)
-    on_ray = replace(subproc, vec_env="ray", ray=RayConfig(num_cpus_per_env=1))
-    rates: dict[str, list[float]] = {"subproc": [], "ray": []}
-    builds: dict[str, list[float]] = {"subproc": [], "ray": []}
-    for _ in range(rounds):
-        for name, ppo in (("subproc", subproc), ("ray", on_ray)):
-            rate, built = child_steps_per_second(ppo, decisions)
-            rates[name].append(rate)
-            builds[name].append(built)
-    print(f"## 1. one machine: digits-mlp, {envs} environments, {decisions} decisions x "
-          f"{env_config('digits-mlp').steps_per_action} child steps each, median of {rounds}")
-    print("| vec_env | child steps/s (median) | all rounds | build s (median) |")
-    print("| --- | --- | --- | --- |")
-    for name in rates:
-        print(f"| {name} | {statistics.median(rates[name]):.0f} | "
-              f"{', '.join(f'{r:.0f}' for r in rates[name])} | {statistics.median(builds[name]):.1f} |")
-    cost = statistics.median(rates["subproc"]) / statistics.median(rates["ray"]) - 1
-    print(f"Ray costs {100 * cost:+.1f}% against subproc (target <= 10%)\n")
+    configs = {"subproc": subproc,
+               "ray, 1 env per actor": replace(subproc, vec_env="ray", ray=RayConfig(num_cpus_per_env=1)),
+               f"ray, {envs} envs per actor (batched)":
+                   replace(subproc, vec_env="ray", ray=RayConfig(num_cpus_per_env=1, envs_per_actor=envs))}
+    print(f"## 1. one machine: digits-mlp, {envs} environments, {decisions} decisions, median of {rounds}")
+    print("| steps per decision | vec_env | child steps/s (median) | all rounds | build s (median) | vs subproc |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for spa in steps_per_action:
+        rates: dict[str, list[float]] = {name: [] for name in configs}
+        builds: dict[str, list[float]] = {name: [] for name in configs}
+        for _ in range(rounds):
+            for name, ppo in configs.items():
+                rate, built = child_steps_per_second(ppo, decisions, steps_per_action=spa)
+                rates[name].append(rate)
+                builds[name].append(built)
+        base = statistics.median(rates["subproc"])
+        for name in configs:
+            rate = statistics.median(rates[name])
+            print(f"| {spa} | {name} | {rate:.0f} | {', '.join(f'{r:.0f}' for r in rates[name])} | "
+                  f"{statistics.median(builds[name]):.1f} | {100 * (base / rate - 1):+.0f}% time |", flush=True)
+    print("(time: how much longer the same child steps take than under subproc; target <= +10%)\n")
 
 
 def _ray(*args: str) -> None:
-    subprocess.run(["ray", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["ray", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "RAY_AUTH_MODE": "token"})  # as `ray start --head` sets up
 
 
 def nodes(cpus_per_node: int, decisions: int, rounds: int) -> None:
     address = f"127.0.0.1:{HEAD_PORT}"
+    os.environ["RAY_AUTH_MODE"] = "token"  # this process joins the cluster too
     _ray("stop", "--force")
     rows = []
     try:
@@ -110,9 +120,11 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpus-per-node", type=int, default=1)
+    parser.add_argument("--steps-per-action", type=int, nargs="+", default=[5, 20],
+                        help="child steps per decision (digits-mlp's default is 5)")
     parser.add_argument("--skip-nodes", action="store_true", help="only part 1")
     args = parser.parse_args()
-    overhead(args.envs, args.decisions, args.rounds)
+    overhead(args.envs, args.decisions, args.rounds, tuple(args.steps_per_action))
     if not args.skip_nodes:
         nodes(args.cpus_per_node, args.decisions, args.rounds)
 

@@ -82,9 +82,11 @@ class RaySession:
                 try:
                     ray.init(address=self.address, log_to_driver=False)
                 except Exception as err:  # Ray raises ConnectionError, ValueError, RuntimeError here
+                    auth = ("" if os.environ.get("RAY_AUTH_MODE") == "token" else
+                            "; if the cluster uses token authentication (the default of `ray start --head`), "
+                            "set RAY_AUTH_MODE=token here and give this machine its token")
                     raise ConfigError(
-                        f"cannot join the Ray cluster at {self.address!r} ({first_line(err)}); start one with "
-                        "`ray start --head` or fix the address (--ray-address, --ray or RAY_ADDRESS)") from None
+                        f"cannot join the Ray cluster at {self.address!r} ({first_line(err)}){auth}") from None
             else:
                 ray.init(address="local", num_cpus=max(os.cpu_count() or 1, math.ceil(cpus_needed)),
                          include_dashboard=False, log_to_driver=False)

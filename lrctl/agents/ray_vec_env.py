@@ -137,12 +137,12 @@ class RayVecEnv(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         import ray
 
+        try:
+            replies = ray.get(self._pending)  # one wait for all actors: the common case
+        except ray.exceptions.RayActorError:
+            replies = [self._reply_or_restart(j, future) for j, future in enumerate(self._pending)]
         obs, rewards, dones, infos = [], [], [], []
-        for j, future in enumerate(self._pending):
-            try:
-                o, r, d, i = ray.get(future)
-            except ray.exceptions.RayActorError as err:
-                o, r, d, i = self._restart(j, err)
+        for o, r, d, i in replies:
             obs.append(o)
             rewards.append(r)
             dones.append(d)
@@ -151,6 +151,14 @@ class RayVecEnv(VecEnv):
         stacked = np.concatenate(obs)
         self._last_obs = stacked.copy()
         return stacked, np.concatenate(rewards).astype(np.float32), np.concatenate(dones), infos
+
+    def _reply_or_restart(self, j: int, future: Any) -> VecEnvStepReturn:
+        import ray
+
+        try:
+            return ray.get(future)
+        except ray.exceptions.RayActorError as err:
+            return self._restart(j, err)
 
     def _restart(self, j: int, err: Exception) -> VecEnvStepReturn:
         """Actor `j` was lost: wait for Ray's restart, start its environments afresh, and end their
