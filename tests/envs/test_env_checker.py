@@ -7,6 +7,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import lrctl  # noqa: F401  (registers lrctl/LRControl-v0)
 from lrctl.envs import ENV_ID, LRControlEnv
+from lrctl.features import FEATURE_SETS
 from tests.conftest import SMALL_ENV
 
 
@@ -32,7 +33,7 @@ def test_gymnasium_make_builds_the_registered_env():
     env = gymnasium.make(ENV_ID, setting="digits-mlp", action_mode="continuous", **SMALL_ENV)
     obs, info = env.reset(seed=0)
     assert obs.shape == env.observation_space.shape
-    assert env.unwrapped.feature_names[-1] == "budget_fraction"
+    assert env.unwrapped.feature_names == FEATURE_SETS["both"]  # the default feature set
     assert info["child_step"] == 0
 
 
