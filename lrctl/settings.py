@@ -103,8 +103,8 @@ SETTINGS: dict[str, Setting] = {
             "fmnist-mlp",
             dataset="fashion-mnist",
             model="mlp",
-            description="Fashion-MNIST, MLP with 3 hidden layers (for transfer from digits-mlp)",
-            env_defaults={"child_steps": 500, "batch_size": 256, "val_subset_size": 1000},
+            description="Fashion-MNIST, MLP with 3 hidden layers",
+            env_defaults={"child_steps": 500, "steps_per_action": 5, "batch_size": 256, "val_subset_size": 1000},
         ),
         Setting(
             "fmnist-lenet5",
