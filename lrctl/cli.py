@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from lrctl.atomic import remove_leftovers, unwritable_reason
+from lrctl.evaluation.baseline_names import BASELINES
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -53,6 +54,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
     p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
+    p.add_argument("--baselines", nargs="+", metavar="NAME",
+                   help="run only these baselines beside the learned policy (default: all): "
+                        + ", ".join(BASELINES))
     p.add_argument("--batched", action="store_true",
                    help="run the learned policy's episodes as children of one batched pass (vec_env: batched; "
                         "children with BatchNorm or Dropout run one by one)")
@@ -121,7 +125,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
     plan = plan_for(env, policy, seeds=args.seeds, initial_lrs=args.initial_lrs, workers=args.workers,
                     quick=args.quick, include_peers=not args.no_peers, batched=args.batched,
-                    on_ray=args.ray is not None, ray_address=args.ray or None)
+                    on_ray=args.ray is not None, ray_address=args.ray or None, baselines=args.baselines)
     out = _writable_folder(Path(args.out or f"eval/{setting_label(env.setting)}"), "--out")
     ensure_data(env)  # and on a missing dataset, before any worker starts
     result = evaluate(plan, progress_factory=_progress_bar)

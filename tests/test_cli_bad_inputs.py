@@ -87,6 +87,8 @@ CASES = [
     ("eval-nan-lr", ["evaluate", *TINY_EVAL, "--initial-lrs", "nan"], "nan"),
     ("eval-zero-lr", ["evaluate", *TINY_EVAL, "--initial-lrs", "0"], "0.0"),
     ("eval-no-workers", ["evaluate", *TINY_EVAL[:-1], "0"], "workers"),
+    ("eval-unknown-baseline", ["evaluate", *TINY_EVAL, "--baselines", "cosine", "adagrad"], "adagrad"),
+    ("eval-peer-baseline-without-peers", ["evaluate", *TINY_EVAL, "--baselines", "prodigy"], "prodigy"),
     ("eval-nan-weights", ["evaluate", *TINY_EVAL, "--policy", "policies/nan_weights.pt"], "weights"),
     ("eval-nan-statistics", ["evaluate", *TINY_EVAL, "--policy", "policies/nan_stats.pt"], "statistics"),
     ("eval-negative-lr-bounds", ["evaluate", *TINY_EVAL, "--policy", "policies/negative_lr.pt"], "-3.0"),

@@ -9,6 +9,7 @@ SGD-schedule-free).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,11 +91,25 @@ def uses_sgd(optimizer: torch.optim.Optimizer) -> bool:
     return isinstance(optimizer, torch.optim.SGD)
 
 
+def baseline_name(spec: MethodSpec) -> str:
+    """The name `--baselines` gives `spec`: its family for CLARA and schedule-free, else its own."""
+    return spec.kind if spec.kind in ("clara", "schedule-free") else spec.name
+
+
 def standard_methods(policy_path: str | None, best_constant_lr: float | None,
                      clara_damping: float | None, include_peers: bool = True,
-                     optimizer: str = "adam") -> list[MethodSpec]:
-    """The comparison set for a child optimizer (`adam` or `sgd`). Tuned values (best constant LR,
-    CLARA damping) must be given."""
+                     optimizer: str = "adam", baselines: Collection[str] | None = None) -> list[MethodSpec]:
+    """The comparison set for a child optimizer (`adam` or `sgd`): the learned policy (with a policy)
+    and the baselines, all of them or those named in `baselines`. A tuned baseline (best constant LR,
+    CLARA) is in the set only when its tuned value is given."""
+    methods = _all_methods(policy_path, best_constant_lr, clara_damping, include_peers, optimizer)
+    if baselines is None:
+        return methods
+    return [m for m in methods if m.kind == "policy" or baseline_name(m) in baselines]
+
+
+def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_damping: float | None,
+                 include_peers: bool, optimizer: str) -> list[MethodSpec]:
     methods = []
     if policy_path is not None:
         methods.append(MethodSpec("learned", "policy", {"path": policy_path}, "learned policy, deterministic"))

@@ -62,6 +62,17 @@ def _display_path(path: str) -> str:
         return str(path)
 
 
+def _tuned_values(result: EvaluationResult) -> str:
+    """The tuned values of the baselines that ran, for the summary."""
+    parts = []
+    if result.best_constant_lr is not None:
+        parts.append(f"best constant LR {result.best_constant_lr:g}")
+    if result.clara_damping:
+        parts.append("CLARA damping d " + ", ".join(f"{d:g} at initial LR {lr:g}"
+                                                    for lr, d in result.clara_damping.items()))
+    return "; ".join(parts) or "none (no tuned baseline in this evaluation)"
+
+
 def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     """Per initial LR: each method's final-loss statistics, rank, and how often the learned policy beats it."""
     plan = result.plan
@@ -77,8 +88,7 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         f"- Held-out evaluation seeds: {', '.join(map(str, plan.seeds))}; tuning seeds: "
         f"{', '.join(map(str, plan.tuning_seeds))}",
         f"- Policy: {_display_path(plan.policy_path) if plan.policy_path else 'none'}",
-        f"- Tuned on validation (tuning seeds): best constant LR {result.best_constant_lr:g}; CLARA damping d "
-        + ", ".join(f"{d:g} at initial LR {lr:g}" for lr, d in result.clara_damping.items()),
+        f"- Tuned on validation (tuning seeds): {_tuned_values(result)}",
         "",
         "Columns: final validation loss on the full validation split (lower is better): mean ± std over "
         "seeds, a 95% percentile-bootstrap confidence interval of the mean, and the interquartile mean "

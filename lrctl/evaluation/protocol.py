@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from lrctl.config import ConfigError, EnvConfig, check_seed, validate_env
-from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec,
+from lrctl.evaluation.baseline_names import BASELINES, PEER_PACKAGES
+from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec, optional_peer_available,
                                       standard_methods)
 from lrctl.evaluation.records import RunResult
 from lrctl.evaluation.runner import Task, run_tasks
@@ -42,6 +43,12 @@ class EvaluationPlan:
     """Run every run as a Ray task instead of in local worker processes."""
     ray_address: str | None = None
     """The Ray cluster (default: RAY_ADDRESS, or a local Ray started for the evaluation)."""
+    baselines: tuple[str, ...] | None = None
+    """The baselines to run beside the learned policy (names of `BASELINES`); None: all of them."""
+
+    def runs_baseline(self, name: str) -> bool:
+        """Whether baseline `name` is in this plan."""
+        return self.baselines is None or name in self.baselines
 
 
 @dataclass
@@ -50,8 +57,10 @@ class EvaluationResult:
 
     plan: EvaluationPlan
     runs: list[RunResult]
-    best_constant_lr: float
+    best_constant_lr: float | None
+    """None where the plan leaves out the best constant LR."""
     clara_damping: dict[float, float]
+    """Per initial LR; empty where the plan leaves out CLARA."""
     methods: dict[str, str]
 
 
@@ -76,26 +85,29 @@ def _evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Calla
         return progress_factory(total, label) if progress_factory else None
 
     # 1. Tuning on the tuning seeds.
+    tune_constant, tune_clara = plan.runs_baseline("best-constant"), plan.runs_baseline("clara")
     tune_tasks = [Task(plan.env, MethodSpec(f"constant={lr:g}", "constant", {"lr": lr}), s, lr)
-                  for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
+                  for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds if tune_constant]
     tune_tasks += [Task(plan.env, MethodSpec(f"clara-d={d:g}", "clara", {"damping": d}), s, lr0)
-                   for lr0 in plan.initial_lrs for d in CLARA_DAMPING_GRID for s in plan.tuning_seeds]
-    tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"), on_ray=plan.on_ray)
+                   for lr0 in plan.initial_lrs for d in CLARA_DAMPING_GRID for s in plan.tuning_seeds if tune_clara]
+    tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"),
+                      on_ray=plan.on_ray) if tune_tasks else []
     by_name: dict[tuple[str, float], list[RunResult]] = {}
     for result in tuned:
         by_name.setdefault((result.method, result.initial_lr), []).append(result)
-    best_constant = min(CONSTANT_LR_GRID, key=lambda lr: _mean_final(by_name[(f"constant={lr:g}", lr)]))
+    best_constant = min(CONSTANT_LR_GRID, key=lambda lr: _mean_final(by_name[(f"constant={lr:g}", lr)])) \
+        if tune_constant else None
     clara_damping = {
         lr0: min(CLARA_DAMPING_GRID, key=lambda d: _mean_final(by_name[(f"clara-d={d:g}", lr0)]))
         for lr0 in plan.initial_lrs
-    }
+    } if tune_clara else {}
 
     # 2. The evaluation grid.
     tasks = []
     descriptions: dict[str, str] = {}
     for lr0 in plan.initial_lrs:
-        for method in standard_methods(plan.policy_path, best_constant, clara_damping[lr0], plan.include_peers,
-                                       plan.env.optimizer):
+        for method in standard_methods(plan.policy_path, best_constant, clara_damping.get(lr0),
+                                       plan.include_peers, plan.env.optimizer, plan.baselines):
             descriptions.setdefault(method.name, method.note if method.kind != "clara" else
                                     f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
                                     f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")
@@ -108,9 +120,11 @@ def _evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Calla
 def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | None = None,
              initial_lrs: Sequence[float] | None = None, workers: int = 2, quick: bool = False,
              include_peers: bool = True, batched: bool = False, on_ray: bool = False,
-             ray_address: str | None = None) -> EvaluationPlan:
+             ray_address: str | None = None, baselines: Sequence[str] | None = None) -> EvaluationPlan:
     """An EvaluationPlan with the defaults filled in; `quick` is a smoke run (2 seeds, short budget).
-    `on_ray` runs it on Ray (`workers` then does not apply)."""
+    `on_ray` runs it on Ray (`workers` then does not apply); `baselines` names the baselines to run
+    (default: all)."""
+    chosen_baselines = _checked_baselines(baselines, include_peers) if baselines is not None else None
     lrs = tuple(initial_lrs) if initial_lrs else tuple(env.initial_lrs)
     chosen = tuple(seeds) if seeds else DEFAULT_EVAL_SEEDS
     if quick:
@@ -135,4 +149,17 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
                       stacklevel=2)
         workers = useful
     return EvaluationPlan(env, policy_path, chosen, DEFAULT_TUNING_SEEDS, lrs, workers, include_peers, batched,
-                          on_ray, ray_address)
+                          on_ray, ray_address, chosen_baselines)
+
+
+def _checked_baselines(names: Sequence[str], include_peers: bool) -> tuple[str, ...]:
+    """`names` as a plan's baselines, or a ConfigError naming the first one that cannot run."""
+    for name in names:
+        if name not in BASELINES:
+            raise ConfigError(f"unknown baseline {name!r}; choose from: {', '.join(BASELINES)}")
+        if name in PEER_PACKAGES and not include_peers:
+            raise ConfigError(f"baseline {name!r} is a peer optimizer, which --no-peers leaves out; drop one of them")
+        if name in PEER_PACKAGES and not optional_peer_available(PEER_PACKAGES[name]):
+            raise ConfigError(f"baseline {name!r} needs the package {PEER_PACKAGES[name]}: "
+                              f'pip install "lrctl[peers]"')
+    return tuple(dict.fromkeys(names))
