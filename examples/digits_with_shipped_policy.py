@@ -39,7 +39,7 @@ def main() -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        scheduler.step(loss.item())  # every 10 steps the policy moves the LR
+        scheduler.step(loss.item())  # every `steps_per_action` steps (the policy's own) it moves the LR
         if step % 100 == 0:
             model.eval()
             with torch.no_grad():
