@@ -7,21 +7,11 @@ from lrctl.config import ConfigError, env_config
 from lrctl.evaluation import protocol
 from lrctl.evaluation.outputs import summary_markdown
 from lrctl.evaluation.protocol import evaluate, plan_for
-from lrctl.policy import save_policy
-from tests.policy_helpers import make_policy
-
-ENV = dict(child_steps=20, steps_per_action=5, batch_size=16, val_subset_size=32)
-
-
-@pytest.fixture(scope="module")
-def policy_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("policy") / "policy.pt"
-    save_policy(make_policy("discrete"), path)
-    return str(path)
+from tests.evaluation.conftest import EVAL_ENV
 
 
 def _plan(policy_path, baselines, **kwargs):
-    return plan_for(env_config("digits-mlp", **ENV), policy_path, seeds=[11], initial_lrs=[1e-3], workers=1,
+    return plan_for(env_config("digits-mlp", **EVAL_ENV), policy_path, seeds=[11], initial_lrs=[1e-3], workers=1,
                     baselines=baselines, **kwargs)
 
 

@@ -10,23 +10,13 @@ from lrctl.config import env_config
 from lrctl.envs import LRControlEnv
 from lrctl.evaluation.outputs import write_outputs
 from lrctl.evaluation.protocol import evaluate, plan_for
-from lrctl.policy import save_policy
 from lrctl.evaluation.episodes import run_episode
-from tests.policy_helpers import make_policy
-
-ENV = dict(child_steps=20, steps_per_action=5, batch_size=16, val_subset_size=32)
-
-
-@pytest.fixture(scope="module")
-def policy_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("policy") / "policy.pt"
-    save_policy(make_policy("discrete"), path)
-    return str(path)
+from tests.evaluation.conftest import EVAL_ENV
 
 
 @pytest.fixture(scope="module")
 def tiny_plan(policy_path):
-    env = env_config("digits-mlp", **ENV)
+    env = env_config("digits-mlp", **EVAL_ENV)
     plan = plan_for(env, policy_path, seeds=[11, 12], initial_lrs=[1e-3, 1e-2], workers=1, include_peers=False)
     return plan
 
@@ -72,7 +62,7 @@ def test_learned_policy_run_is_the_environment_episode_with_that_seed(tiny_resul
 
 @pytest.fixture(scope="module")
 def sgd_plan(policy_path):
-    env = env_config("digits-mlp", optimizer="sgd", momentum=0.9, **ENV)
+    env = env_config("digits-mlp", optimizer="sgd", momentum=0.9, **EVAL_ENV)
     return plan_for(env, policy_path, seeds=[11, 12], initial_lrs=[1e-1, 1e-2], workers=1, include_peers=False)
 
 
