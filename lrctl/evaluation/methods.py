@@ -20,6 +20,7 @@ from torch.optim.lr_scheduler import (CosineAnnealingLR, LambdaLR, MultiStepLR, 
                                       ReduceLROnPlateau)
 
 from lrctl.baselines.clara import ClaraAdam, ClaraSGD
+from lrctl.evaluation.baseline_names import PEER_PACKAGES
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
@@ -130,10 +131,10 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         methods.append(MethodSpec(f"clara-{optimizer}", "clara", {"damping": clara_damping},
                                   f"{optimizer.capitalize()}-CLARA (plain step), d tuned on validation over "
                                   f"{list(CLARA_DAMPING_GRID)}"))
-    if include_peers and optional_peer_available("schedulefree"):
+    if include_peers and optional_peer_available(PEER_PACKAGES["schedule-free"]):
         name = "AdamWScheduleFree" if optimizer == "adam" else "SGDScheduleFree"
         methods.append(MethodSpec(f"schedule-free-{optimizer}", "schedule-free", {}, f"{name}, lr = initial LR"))
-    if include_peers and optional_peer_available("prodigyopt"):
+    if include_peers and optional_peer_available(PEER_PACKAGES["prodigy"]):
         methods.append(MethodSpec("prodigy", "prodigy", {}, "Prodigy (lr=1, its own step-size estimate)"))
     return methods
 
