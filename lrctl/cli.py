@@ -30,6 +30,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", help="shorthand for --set run_dir=...")
     p.add_argument("--seed", type=int, help="shorthand for --set seed=...")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--total-timesteps", type=int, metavar="N",
+                   help="with --resume: train the run further, up to N timesteps in all (also a finished run)")
     p.add_argument("--overwrite", action="store_true", help="start over in a run_dir that holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--ray-address", metavar="ADDRESS",
@@ -98,8 +100,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.overrides or args.run_dir or args.seed is not None:
             raise _UsageError("--resume uses the run's own config.yaml; drop --config/--set/--run-dir/--seed")
-        resume(args.resume, ray_address=args.ray_address)
+        resume(args.resume, ray_address=args.ray_address, total_timesteps=args.total_timesteps)
         return 0
+    if args.total_timesteps is not None:
+        raise _UsageError("--total-timesteps goes with --resume RUN_DIR; for a new run use "
+                          "--set ppo.total_timesteps=N")
     overrides = list(args.overrides)
     if args.run_dir:
         overrides.append(f"run_dir={args.run_dir}")

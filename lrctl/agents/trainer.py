@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from lrctl.agents.callbacks import EpisodeStatsCallback, PeriodicCheckpointCallb
 from lrctl.agents.checkpoints import CheckpointError, latest_checkpoint, save_checkpoint
 from lrctl.agents.vec_env import build_vec_env, normalize
 from lrctl.atomic import remove_leftovers, unwritable_reason, write_atomic, write_text_atomic
-from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config
+from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
 from lrctl.data import ensure_data
 from lrctl.agents.export import export_policy
 from lrctl.evaluation.report import write_report
@@ -121,12 +121,13 @@ def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], obj
 
 
 def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
-           ray_address: str | None = None) -> TrainResult:
+           ray_address: str | None = None, total_timesteps: int | None = None) -> TrainResult:
     """Continue the run in `run_dir` from its latest checkpoint up to the total timesteps it asked for.
 
     Works after Ctrl-C and after a hard kill: checkpoints are written atomically and `latest.json`
     only ever names complete ones. The resumed part is seeded from the checkpoint's timestep count, so
-    resuming twice from the same checkpoint gives the same run.
+    resuming twice from the same checkpoint gives the same run. `total_timesteps` trains the run further
+    (also a finished one) up to that many timesteps; the run's config.yaml records the new total.
     """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
@@ -137,6 +138,12 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
+    if total_timesteps is not None:
+        if total_timesteps <= ckpt.timesteps:
+            raise ConfigError(f"--total-timesteps {total_timesteps}: the run already has {ckpt.timesteps} "
+                              f"timesteps; give a larger total to train it further")
+        cfg = validate(replace(cfg, ppo=replace(cfg.ppo, total_timesteps=total_timesteps)))
+        write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
     ensure_data(cfg.env)
     for folder in (run_dir, run_dir / "checkpoints"):
         remove_leftovers(folder)

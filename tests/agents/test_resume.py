@@ -110,3 +110,38 @@ def test_broken_checkpoint_pointer_is_a_clear_error(tmp_path, content):
 def test_resume_of_a_folder_without_a_run(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path)]) == 2
     assert "config.yaml" in capsys.readouterr().err
+
+
+def test_a_finished_run_trains_further_to_a_new_total(tmp_path, capsys):
+    from lrctl.agents.trainer import train
+    from lrctl.config import load_config
+
+    run_dir = tmp_path / "run"
+    train(load_config(None, [*SLOW_TINY, f"run_dir={run_dir}", "progress_bar=false"]), log=lambda *_: None)
+    first_policy = (run_dir / "policy.pt").read_bytes()
+    assert main(["train", "--resume", str(run_dir), "--total-timesteps", str(TOTAL + 48)]) == 0
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert latest["timesteps"] == TOTAL + 48
+    assert latest["counters"]["episodes"] == (TOTAL + 48) // 4
+    assert load_config(run_dir / "config.yaml").ppo.total_timesteps == TOTAL + 48  # a later --resume agrees
+    assert (run_dir / "policy.pt").read_bytes() != first_policy  # exported again after the extra training
+
+
+@pytest.mark.parametrize("argv", [["--resume", "{run}", "--total-timesteps", "24"],
+                                  ["--resume", "{run}", "--total-timesteps", "0"],
+                                  ["--total-timesteps", "500"]])
+def test_a_total_that_trains_nothing_further_is_one_line(tmp_path, capsys, argv):
+    from lrctl.config import dump_yaml, load_config
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    config = dump_yaml(load_config(None, SLOW_TINY))
+    (run_dir / "config.yaml").write_text(config)
+    (run_dir / "checkpoints" / "model_000000048.zip").write_bytes(b"never loaded")
+    (run_dir / "checkpoints" / "vecnormalize_000000048.pkl").write_bytes(b"never loaded")
+    (run_dir / "checkpoints" / "latest.json").write_text(json.dumps(
+        {"timesteps": 48, "model": "model_000000048.zip", "vecnormalize": "vecnormalize_000000048.pkl"}))
+    assert main(["train", *[a.format(run=run_dir) for a in argv]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--total-timesteps" in err
+    assert (run_dir / "config.yaml").read_text() == config
