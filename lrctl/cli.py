@@ -1,4 +1,4 @@
-"""The `lrctl` command line: train, evaluate, export, data import.
+"""The `lrctl` command line: train, evaluate, export, select, data import.
 
 Every user error ends with one line on stderr naming the bad value and what to do, and exit status 2.
 """
@@ -73,6 +73,17 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="where to write the policy file (default RUN_DIR/policy.pt)")
 
 
+def _add_select(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("select", help="rank training runs (e.g. PPO seeds) on tuning seeds and name the best",
+                       description="Run each run's policy and the constant LR on tuning seeds (default: the "
+                                   "runs' report seeds; never the evaluation seeds) and rank the runs by the "
+                                   "sum over initial LRs of log(policy / constant LR).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished training runs of one setting")
+    p.add_argument("--seeds", type=int, nargs="+", help="tuning seeds (default: the runs' report seeds)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--out", help="also write the table to this Markdown file")
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="manage datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -89,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
+    _add_select(sub)
     _add_data(sub)
     return parser
 
@@ -172,6 +184,26 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select(args: argparse.Namespace) -> int:
+    from lrctl.atomic import write_text_atomic
+    from lrctl.data import ensure_data
+    from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
+
+    if args.workers < 1:
+        raise _UsageError(f"--workers {args.workers}: must be at least 1")
+    if args.out:
+        problem = unwritable_reason(Path(args.out), folder=False)
+        if problem:
+            raise _UsageError(f"--out {args.out!r} cannot be used ({problem}); choose another file")
+    runs, seeds = load_candidates(args.run_dirs, args.seeds)
+    ensure_data(runs[0][1].env)
+    text = render_selection(score_runs(runs, seeds, workers=args.workers), seeds)
+    if args.out:
+        write_text_atomic(Path(args.out), text)
+    print(text)
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from lrctl.config import default_data_root
     from lrctl.data import import_idx_folder
@@ -207,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrctl.settings import SettingError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "data": _data}
+    handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "data": _data}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

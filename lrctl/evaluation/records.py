@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -57,3 +57,23 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     if not values:
         return math.nan, math.nan
     return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
+
+
+def mean_final_loss(runs: Sequence[RunResult]) -> float:
+    """Mean final validation loss; a diverged run makes it infinite (it loses every comparison)."""
+    return statistics.fmean(r.final_val_loss for r in runs) if runs else math.inf
+
+
+def selection_score(policy_means: Mapping[float, float], constant_means: Mapping[float, float]) -> float:
+    """Sum over the initial LRs of log(policy mean / constant-LR mean); lower is better.
+
+    Infinite where the policy diverged; a diverged constant LR counts as no gain at that LR.
+    """
+    score = 0.0
+    for lr, policy in policy_means.items():
+        constant = constant_means[lr]
+        if not math.isfinite(policy):
+            return math.inf
+        if math.isfinite(constant):
+            score += math.log(policy / constant)
+    return score

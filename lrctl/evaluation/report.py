@@ -7,7 +7,6 @@ same records and the same win counting as `evaluate.py`.
 
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from lrctl.atomic import write_text_atomic
 from lrctl.config import TrainConfig
 from lrctl.evaluation.methods import MethodSpec
-from lrctl.evaluation.records import RunResult, mean_std, wins
+from lrctl.evaluation.records import RunResult, mean_final_loss, mean_std, selection_score, wins
 from lrctl.evaluation.runner import Task, run_tasks
 from lrctl.tasks import draws_tasks
 
@@ -23,11 +22,6 @@ LEARNED = MethodSpec("learned", "policy")
 CONSTANT = MethodSpec("constant", "constant")
 # The schedules a user would otherwise pick that need no tuning and start from the initial LR.
 SCHEDULES = tuple(MethodSpec(kind, kind) for kind in ("step-decay", "cosine", "linear", "onecycle", "plateau"))
-
-
-def _mean_final(runs: list[RunResult]) -> float:
-    """Mean final validation loss; a diverged run makes it infinite (it loses every comparison)."""
-    return statistics.fmean(r.final_val_loss for r in runs) if runs else math.inf
 
 
 def _mean_std(runs: list[RunResult]) -> str:
@@ -41,7 +35,13 @@ def _mean_std(runs: list[RunResult]) -> str:
 def best_baseline(runs: dict[str, list[RunResult]]) -> str:
     """The baseline (constant or schedule) with the lowest mean final validation loss."""
     baselines = [m for m in runs if m != LEARNED.name]
-    return min(baselines, key=lambda m: _mean_final(runs[m]))
+    return min(baselines, key=lambda m: mean_final_loss(runs[m]))
+
+
+def report_score(results: dict[float, dict[str, list[RunResult]]]) -> float:
+    """The selection score (`records.selection_score`) of the policy on the report seeds."""
+    return selection_score({lr: mean_final_loss(runs[LEARNED.name]) for lr, runs in results.items()},
+                           {lr: mean_final_loss(runs[CONSTANT.name]) for lr, runs in results.items()})
 
 
 def verdict(results: dict[float, dict[str, list[RunResult]]]) -> str:
@@ -49,12 +49,12 @@ def verdict(results: dict[float, dict[str, list[RunResult]]]) -> str:
     below the best baseline's, naming where it is not."""
     n = len(results)
     beats_constant = [lr for lr, runs in results.items()
-                      if _mean_final(runs[LEARNED.name]) < _mean_final(runs[CONSTANT.name])]
+                      if mean_final_loss(runs[LEARNED.name]) < mean_final_loss(runs[CONSTANT.name])]
     behind = []
     for lr, runs in results.items():
         best = best_baseline(runs)
-        if not _mean_final(runs[LEARNED.name]) < _mean_final(runs[best]):
-            behind.append(f"{lr:g}: {best} {_mean_final(runs[best]):.4f} vs {_mean_final(runs[LEARNED.name]):.4f}")
+        if not mean_final_loss(runs[LEARNED.name]) < mean_final_loss(runs[best]):
+            behind.append(f"{lr:g}: {best} {mean_final_loss(runs[best]):.4f} vs {mean_final_loss(runs[LEARNED.name]):.4f}")
     line = (f"**Verdict:** lower mean final validation loss than the constant LR at {len(beats_constant)} of {n} "
             f"initial LRs and than the best baseline at {n - len(behind)} of {n}")
     return line + (f" (behind at {'; '.join(behind)})." if behind else ".")
@@ -113,7 +113,8 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         )
     lines += ["", "Final learning rate of the policy per initial LR: " + "; ".join(
         f"{lr:g} -> {statistics.fmean(r.lrs[-1] for r in runs[LEARNED.name]):.3g}" for lr, runs in results.items()
-    ), "", verdict(results), ""]
+    ), "", f"Selection score: {report_score(results):.3f} (the sum over initial LRs of log(policy / constant "
+        "LR) on these seeds, lower is better; `lrctl select` ranks runs by it)", "", verdict(results), ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,105 @@
+"""Choosing one policy among training runs (PPO seeds, configs) on tuning seeds, never on evaluation seeds.
+
+The selection score of a policy (`records.selection_score`) is the sum over initial LRs of
+log(policy mean / constant-LR mean) of the final full-validation loss on the tuning seeds: lower is
+better, below 0 means it beats the constant LR on the whole, and every initial LR weighs the same
+whatever its loss scale. A run's report.md shows its score on the report seeds; `lrctl select` ranks
+several runs by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lrctl.config import ConfigError, TrainConfig, check_seed, load_config
+from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS
+from lrctl.evaluation.records import RunResult, mean_final_loss, selection_score
+from lrctl.evaluation.report import CONSTANT, LEARNED
+from lrctl.evaluation.runner import Task, run_tasks
+
+@dataclass(frozen=True)
+class Candidate:
+    """A training run's policy scored on the tuning seeds."""
+
+    run_dir: Path
+    policy_means: dict[float, float]
+    constant_means: dict[float, float]
+
+    @property
+    def score(self) -> float:
+        return selection_score(self.policy_means, self.constant_means)
+
+
+def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None = None) -> tuple[
+        list[tuple[Path, TrainConfig]], tuple[int, ...]]:
+    """The runs' configs and the tuning seeds, checked before any compute.
+
+    All runs must share the setting and initial LRs. The seeds default to the runs' report seeds (which
+    then must agree); none may be an evaluation seed (`DEFAULT_EVAL_SEEDS`).
+    """
+    if not run_dirs:
+        raise ConfigError("name at least one run directory to select from")
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        if not (run_dir / "config.yaml").is_file():
+            raise ConfigError(f"{str(run_dir)!r} holds no config.yaml; name training run directories")
+        if not (run_dir / "policy.pt").is_file():
+            raise ConfigError(f"{str(run_dir)!r} holds no policy.pt; finish the run with --resume {run_dir}")
+        runs.append((run_dir, load_config(run_dir / "config.yaml")))
+    first_dir, first = runs[0]
+    for run_dir, cfg in runs[1:]:
+        for what, mine, theirs in (("setting", cfg.env.setting, first.env.setting),
+                                   ("initial LRs", cfg.env.initial_lrs, first.env.initial_lrs)):
+            if mine != theirs:
+                raise ConfigError(f"{run_dir} has {what} {mine}, {first_dir} {theirs}; select among runs of "
+                                  "one setting and one set of initial LRs")
+        if seeds is None and cfg.report_seeds != first.report_seeds:
+            raise ConfigError(f"{run_dir} and {first_dir} have different report seeds; name the tuning seeds "
+                              "with --seeds")
+    chosen = tuple(seeds) if seeds else tuple(first.report_seeds)
+    for i, seed in enumerate(chosen):
+        check_seed(f"--seeds[{i}]", seed)
+        if seed in DEFAULT_EVAL_SEEDS:
+            raise ConfigError(f"--seeds: {seed} is an evaluation seed ({DEFAULT_EVAL_SEEDS[0]}.."
+                              f"{DEFAULT_EVAL_SEEDS[-1]}); choose on other seeds, e.g. the report seeds")
+    return runs, chosen
+
+
+def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], workers: int = 2) -> list[Candidate]:
+    """Run each policy (deterministic) and the constant LR on `seeds` at every initial LR; best first.
+
+    The policies run as the runs' reports run them: as children of one batched pass where every run
+    trained batched, so a score on the report seeds is the one in their report.md.
+    """
+    tasks = [Task(cfg.env, replace(LEARNED, params={"path": str(run_dir / "policy.pt")}), seed, lr)
+             for run_dir, cfg in runs for lr in cfg.env.initial_lrs for seed in seeds]
+    _, base = runs[0]
+    tasks += [Task(base.env, CONSTANT, seed, lr) for lr in base.env.initial_lrs for seed in seeds]
+    results = run_tasks(tasks, workers=workers, batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
+    per_run = len(base.env.initial_lrs) * len(seeds)
+
+    def means(block: Sequence[RunResult]) -> dict[float, float]:
+        return {lr: mean_final_loss([r for r in block if r.initial_lr == lr]) for lr in base.env.initial_lrs}
+
+    constant = means(results[len(runs) * per_run:])
+    candidates = [Candidate(run_dir, means(results[i * per_run:(i + 1) * per_run]), constant)
+                  for i, (run_dir, _) in enumerate(runs)]
+    return sorted(candidates, key=lambda c: c.score)
+
+
+def render_selection(candidates: Sequence[Candidate], seeds: Sequence[int]) -> str:
+    """A Markdown table of the candidates, best first, ending with the choice."""
+    lrs = list(candidates[0].constant_means)
+    header = "| run | " + " | ".join(f"{lr:g}" for lr in lrs) + " | score |"
+    lines = [f"Selection on tuning seeds {', '.join(map(str, seeds))}: mean final validation loss per initial "
+             "LR; score = sum over initial LRs of log(policy / constant LR), lower is better.", "",
+             header, "| --- " * (len(lrs) + 2) + "|"]
+    for c in candidates:
+        lines.append(f"| {c.run_dir} | " + " | ".join(f"{c.policy_means[lr]:.4f}" for lr in lrs)
+                     + f" | {c.score:.3f} |")
+    lines.append("| constant LR | " + " | ".join(f"{candidates[0].constant_means[lr]:.4f}" for lr in lrs) + " | |")
+    best = candidates[0]
+    lines += ["", f"**Chosen:** {best.run_dir} (score {best.score:.3f})", ""]
+    return "\n".join(lines)

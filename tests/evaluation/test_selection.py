@@ -1,0 +1,79 @@
+"""Choosing a policy among runs on tuning seeds: the score, `lrctl select`, and its checks before compute."""
+
+import math
+
+import pytest
+
+from lrctl.cli import main
+from lrctl.config import dump_yaml, load_config
+from lrctl.evaluation.records import selection_score
+from lrctl.evaluation.report import compare_on_seeds, report_score
+from lrctl.evaluation.selection import load_candidates, score_runs
+from lrctl.policy import save_policy
+from tests.evaluation.conftest import EVAL_ENV
+from tests.policy_helpers import make_policy
+
+SMALL_RUN = [f"env.{key}={value}" for key, value in EVAL_ENV.items()] + [
+    "env.features=paper", "env.initial_lrs=[0.01,0.001]", "ppo.vec_env=dummy", "report_seeds=[5,6]"]
+
+
+def _run(tmp_path, name: str, policy_seed: int, extra: tuple[str, ...] = ()):
+    """A finished run's folder as selection reads it: config.yaml and policy.pt."""
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(dump_yaml(load_config(None, [*SMALL_RUN, *extra])))
+    save_policy(make_policy("discrete", seed=policy_seed), run_dir / "policy.pt")
+    return run_dir
+
+
+def test_the_score_sums_log_ratios_to_the_constant_lr():
+    assert selection_score({0.01: 0.5, 0.001: 0.2}, {0.01: 1.0, 0.001: 0.2}) == pytest.approx(math.log(0.5))
+    assert selection_score({0.01: math.inf, 0.001: 0.1}, {0.01: 1.0, 0.001: 0.2}) == math.inf
+    # A constant LR that diverged gives the policy nothing to gain at that LR.
+    assert selection_score({0.01: 0.5, 0.001: 0.1}, {0.01: math.inf, 0.001: 0.2}) == pytest.approx(math.log(0.5))
+
+
+def test_select_ranks_runs_best_first_with_the_score_of_their_reports(tmp_path, capsys):
+    runs = [_run(tmp_path, f"seed{i}", policy_seed=i) for i in range(3)]
+    out = tmp_path / "selection.md"
+    assert main(["select", *map(str, runs), "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert out.read_text() in printed
+
+    configs, seeds = load_candidates(runs)
+    assert seeds == (5, 6)
+    candidates = score_runs(configs, seeds, workers=1)
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores) and len(set(scores)) == 3  # the random policies differ
+    assert f"**Chosen:** {candidates[0].run_dir} (score {scores[0]:.3f})" in printed
+    for candidate in candidates:  # the score report.md shows for the same run
+        cfg = load_config(candidate.run_dir / "config.yaml")
+        assert candidate.score == report_score(compare_on_seeds(cfg, candidate.run_dir / "policy.pt"))
+
+
+@pytest.mark.parametrize("second, extra_args, fragment", [
+    ("no-policy", [], "no policy.pt"),
+    ("other-lrs", [], "initial LRs"),
+    ("other-report-seeds", [], "--seeds"),
+    ("same", ["--seeds", "200003"], "evaluation seed"),
+    ("not-a-run", [], "config.yaml"),
+])
+def test_bad_selections_are_one_line_before_any_run(tmp_path, capsys, monkeypatch, second, extra_args, fragment):
+    import lrctl.evaluation.selection as selection
+
+    monkeypatch.setattr(selection, "run_tasks", lambda *a, **k: pytest.fail("ran before checking"))
+    first = _run(tmp_path, "first", 0)
+    if second == "not-a-run":
+        other = tmp_path / "empty"
+        other.mkdir()
+    else:
+        extra = {"other-lrs": ("env.initial_lrs=[0.01]",),
+                 "other-report-seeds": ("report_seeds=[7]",)}.get(second, ())
+        other = _run(tmp_path, second, 1, extra)
+        if second == "no-policy":
+            (other / "policy.pt").unlink()
+    out = tmp_path / "selection.md"
+    assert main(["select", str(first), str(other), "--out", str(out), *extra_args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and fragment in err
+    assert not out.exists()
