@@ -44,7 +44,7 @@ class EvaluationPlan:
     ray_address: str | None = None
     """The Ray cluster (default: RAY_ADDRESS, or a local Ray started for the evaluation)."""
     baselines: tuple[str, ...] | None = None
-    """The baselines to run beside the learned policy (names of `BASELINES`); None: all of them."""
+    """The baselines to run beside the learned policy (names of `BASELINES`); None: all but the opt-in ones."""
 
     def runs_baseline(self, name: str) -> bool:
         """Whether baseline `name` is in this plan."""
@@ -107,7 +107,8 @@ def _evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Calla
     descriptions: dict[str, str] = {}
     for lr0 in plan.initial_lrs:
         for method in standard_methods(plan.policy_path, best_constant, clara_damping.get(lr0),
-                                       plan.include_peers, plan.env.optimizer, plan.baselines):
+                                       plan.include_peers, plan.env.optimizer, plan.baselines,
+                                       plan.env.max_change):
             descriptions.setdefault(method.name, method.note if method.kind != "clara" else
                                     f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
                                     f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")
