@@ -27,6 +27,10 @@ from lrctl.evaluation.baseline_names import OPT_IN_BASELINES, PEER_PACKAGES
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
+DECAY_SHAPES = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)),
+                "linear": lambda f: 1.0 - min(1.0, f)}
+"""Decay to 0 as a multiplier of the initial LR, by the fraction f of the budget done (the linear
+baseline's rule, and the shapes the capped baselines follow)."""
 
 
 @dataclass(frozen=True)
@@ -142,22 +146,18 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         methods.append(MethodSpec(f"schedule-free-{optimizer}", "schedule-free", {}, f"{name}, lr = initial LR"))
     if include_peers and optional_peer_available(PEER_PACKAGES["prodigy"]):
         methods.append(MethodSpec("prodigy", "prodigy", {}, "Prodigy (lr=1, its own step-size estimate)"))
-    for shape in CAPPED_SHAPES:
+    for shape in DECAY_SHAPES:
         methods.append(MethodSpec(f"{shape}-capped", "capped", {"shape": shape, "max_change": max_change},
                                   f"{shape} decay to 0, each decision's change capped at {max_change:g} as the "
                                   "policy's is"))
     return methods
 
 
-CAPPED_SHAPES = ("cosine", "linear")
-
-
 def capped_multipliers(shape: str, steps: int, steps_per_action: int, max_change: float) -> list[float]:
     """Per child step, the LR multiplier of schedule `shape` (cosine or linear decay to 0 over `steps`)
     as the policy's action space can follow it: the LR changes only at decisions (every
     `steps_per_action` steps), each time towards the schedule by at most the policy's cap (`next_lr`)."""
-    targets = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)), "linear": lambda f: 1.0 - f}
-    target = targets[shape]
+    target = DECAY_SHAPES[shape]
     base = math.log1p(max_change)
     decisions = [1.0]
     for k in range(1, steps // steps_per_action + 1):
@@ -193,7 +193,7 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     if kind == "cosine":
         return Driver(optimizer, CosineAnnealingLR(optimizer, T_max=steps))
     if kind == "linear":
-        return Driver(optimizer, LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / steps)))
+        return Driver(optimizer, LambdaLR(optimizer, lambda t: DECAY_SHAPES["linear"](t / steps)))
     if kind == "onecycle":
         return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1))
     if kind == "plateau":
