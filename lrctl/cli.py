@@ -77,8 +77,10 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("select", help="rank training runs (e.g. PPO seeds) on tuning seeds and name the best",
                        description="Run each run's policy and the constant LR on tuning seeds (default: the "
                                    "runs' report seeds; never the evaluation seeds) and rank the runs by the "
-                                   "sum over initial LRs of log(policy / constant LR).")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished training runs of one setting")
+                                   "sum over initial LRs of log(policy / constant LR). Every policy runs on "
+                                   "the tasks of the first RUN_DIR (its budget and task distribution).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="finished training runs of one setting; the first one's tasks are the tuning tasks")
     p.add_argument("--seeds", type=int, nargs="+", help="tuning seeds (default: the runs' report seeds)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--out", help="also write the table to this Markdown file")
@@ -197,7 +199,7 @@ def _select(args: argparse.Namespace) -> int:
             raise _UsageError(f"--out {args.out!r} cannot be used ({problem}); choose another file")
     runs, seeds = load_candidates(args.run_dirs, args.seeds)
     ensure_data(runs[0][1].env)
-    text = render_selection(score_runs(runs, seeds, workers=args.workers), seeds)
+    text = render_selection(score_runs(runs, seeds, workers=args.workers), seeds, tasks_of=runs[0][0])
     if args.out:
         write_text_atomic(Path(args.out), text)
     print(text)

@@ -116,8 +116,12 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     if any(t.env != env_cfg or t.method != method or t.method.kind != "policy" for t in tasks):
         raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
     policy = load_policy(method.params["path"])
-    # The batched environment observes for the policy: its features, whatever the setting's config says.
-    env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(policy.spec.feature_names))
+    # The batched environment observes and acts as the policy does (`PolicyScheduler` reads the same from
+    # the policy file), whatever the setting's config says.
+    spec = policy.spec
+    env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(spec.feature_names),
+                                  action_mode=spec.action_mode, max_change=spec.max_change,
+                                  lr_min=spec.lr_min, lr_max=spec.lr_max)
     start = time.perf_counter()
     results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks],
                                    method=method.name)

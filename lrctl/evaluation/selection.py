@@ -5,6 +5,11 @@ log(policy mean / constant-LR mean) of the final full-validation loss on the tun
 better, below 0 means it beats the constant LR on the whole, and every initial LR weighs the same
 whatever its loss scale. A run's report.md shows its score on the report seeds; `lrctl select` ranks
 several runs by it.
+
+Every policy is scored on the same tuning tasks: those of the first run named (its setting, budget and task
+distribution), each policy deciding at its own interval with its own features, actions and cap. Runs
+trained on different task distributions are thus compared on one of them; name each first in turn to
+compare them on each.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lrctl.config import ConfigError, TrainConfig, check_seed, load_config
+from lrctl.config import ConfigError, EnvConfig, TrainConfig, check_seed, load_config, validate_env
 from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS
 from lrctl.evaluation.records import RunResult, mean_final_loss, selection_score
 from lrctl.evaluation.report import CONSTANT, LEARNED
@@ -36,8 +41,9 @@ def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None 
         list[tuple[Path, TrainConfig]], tuple[int, ...]]:
     """The runs' configs and the tuning seeds, checked before any compute.
 
-    All runs must share the setting and initial LRs. The seeds default to the runs' report seeds (which
-    then must agree); none may be an evaluation seed (`DEFAULT_EVAL_SEEDS`).
+    All runs must share the setting and initial LRs, and each one's decision interval must divide the
+    first run's budgets. The seeds default to the runs' report seeds (which then must agree); none may be
+    an evaluation seed (`DEFAULT_EVAL_SEEDS`).
     """
     if not run_dirs:
         raise ConfigError("name at least one run directory to select from")
@@ -55,6 +61,10 @@ def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None 
             if mine != theirs:
                 raise ConfigError(f"{run_dir} has {what} {mine}, {first_dir} {theirs}; select among runs of "
                                   "one setting and one set of initial LRs")
+        try:
+            validate_env(tuning_env(first.env, cfg.env))
+        except ConfigError as err:
+            raise ConfigError(f"{run_dir} cannot act on the tuning tasks of {first_dir}: {err}") from None
         if seeds is None and cfg.report_seeds != first.report_seeds:
             raise ConfigError(f"{run_dir} and {first_dir} have different report seeds; name the tuning seeds "
                               "with --seeds")
@@ -67,15 +77,24 @@ def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None 
     return runs, chosen
 
 
+def tuning_env(tasks_of: EnvConfig, run: EnvConfig) -> EnvConfig:
+    """The environment `run`'s policy is scored in: the tasks of `tasks_of`, at `run`'s decision interval.
+    (The runner takes the features, action mode, cap and LR bounds from the policy file.)"""
+    return replace(tasks_of, steps_per_action=run.steps_per_action)
+
+
 def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], workers: int = 2) -> list[Candidate]:
-    """Run each policy (deterministic) and the constant LR on `seeds` at every initial LR; best first.
+    """Run each policy (deterministic) and the constant LR on `seeds` at every initial LR, on the first
+    run's tuning tasks; best first.
 
     The policies run as the runs' reports run them: as children of one batched pass where every run
-    trained batched, so a score on the report seeds is the one in their report.md.
+    trained batched, so a score on the report seeds is the one in their report.md (for a run trained on
+    the first run's tasks).
     """
-    tasks = [Task(cfg.env, replace(LEARNED, params={"path": str(run_dir / "policy.pt")}), seed, lr)
-             for run_dir, cfg in runs for lr in cfg.env.initial_lrs for seed in seeds]
     _, base = runs[0]
+    tasks = [Task(tuning_env(base.env, cfg.env), replace(LEARNED, params={"path": str(run_dir / "policy.pt")}),
+                  seed, lr)
+             for run_dir, cfg in runs for lr in cfg.env.initial_lrs for seed in seeds]
     tasks += [Task(base.env, CONSTANT, seed, lr) for lr in base.env.initial_lrs for seed in seeds]
     results = run_tasks(tasks, workers=workers, batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
     per_run = len(base.env.initial_lrs) * len(seeds)
@@ -89,12 +108,14 @@ def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], w
     return sorted(candidates, key=lambda c: c.score)
 
 
-def render_selection(candidates: Sequence[Candidate], seeds: Sequence[int]) -> str:
-    """A Markdown table of the candidates, best first, ending with the choice."""
+def render_selection(candidates: Sequence[Candidate], seeds: Sequence[int], tasks_of: Path) -> str:
+    """A Markdown table of the candidates, best first, ending with the choice; `tasks_of` is the run whose
+    tasks they were scored on."""
     lrs = list(candidates[0].constant_means)
     header = "| run | " + " | ".join(f"{lr:g}" for lr in lrs) + " | score |"
-    lines = [f"Selection on tuning seeds {', '.join(map(str, seeds))}: mean final validation loss per initial "
-             "LR; score = sum over initial LRs of log(policy / constant LR), lower is better.", "",
+    lines = [f"Selection on tuning seeds {', '.join(map(str, seeds))}, on the tasks of {tasks_of}: "
+             "mean final validation loss per initial LR; score = sum over initial LRs of log(policy / constant "
+             "LR), lower is better.", "",
              header, "| --- " * (len(lrs) + 2) + "|"]
     for c in candidates:
         lines.append(f"| {c.run_dir} | " + " | ".join(f"{c.policy_means[lr]:.4f}" for lr in lrs)

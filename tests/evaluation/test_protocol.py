@@ -135,8 +135,10 @@ def test_evaluation_seeds_must_differ_from_tuning_seeds(policy_path):
         plan_for(env_config("digits-mlp"), policy_path, seeds=[300_000])
 
 
-def test_batched_evaluation_observes_the_policys_features_not_the_configs(tiny_plan, tiny_result):
-    plan = replace(tiny_plan, env=replace(tiny_plan.env, features="scale_free"), batched=True)  # a paper policy
+@pytest.mark.parametrize("config_says", [dict(features="scale_free"),  # the policy observes paper features
+                                         dict(action_mode="continuous", max_change=0.2)])  # discrete, at 5%
+def test_batched_evaluation_observes_and_acts_as_the_policy_not_as_the_config(tiny_plan, tiny_result, config_says):
+    plan = replace(tiny_plan, env=replace(tiny_plan.env, **config_says), batched=True)
     batched = evaluate(plan)
     for a, b in zip(batched.runs, tiny_result.runs):
         if a.method == "learned":

@@ -8,7 +8,7 @@ from lrctl.cli import main
 from lrctl.config import dump_yaml, load_config
 from lrctl.evaluation.records import selection_score
 from lrctl.evaluation.report import compare_on_seeds, report_score
-from lrctl.evaluation.selection import load_candidates, score_runs
+from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
 from lrctl.policy import save_policy
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
@@ -51,12 +51,26 @@ def test_select_ranks_runs_best_first_with_the_score_of_their_reports(tmp_path, 
         assert candidate.score == report_score(compare_on_seeds(cfg, candidate.run_dir / "policy.pt"))
 
 
+@pytest.mark.filterwarnings("ignore:total_steps=40")  # a budget other than the policy's own, on purpose
+def test_every_policy_is_scored_on_the_first_runs_tasks(tmp_path):
+    short = _run(tmp_path, "short", policy_seed=0)
+    long = _run(tmp_path, "long", policy_seed=0, extra=("env.child_steps=40",))  # the same policy
+    on_short = score_runs(*load_candidates([short, long]), workers=1)
+    on_long = score_runs(*load_candidates([long, short]), workers=1)
+    assert on_short[0].policy_means == on_short[1].policy_means
+    assert on_long[0].policy_means == on_long[1].policy_means
+    assert on_short[0].policy_means != on_long[0].policy_means  # the budget reached every policy
+    assert on_short[0].constant_means != on_long[0].constant_means
+    assert "on the tasks of " + str(long) in render_selection(on_long, (5, 6), tasks_of=long)
+
+
 @pytest.mark.parametrize("second, extra_args, fragment", [
     ("no-policy", [], "no policy.pt"),
     ("other-lrs", [], "initial LRs"),
     ("other-report-seeds", [], "--seeds"),
     ("same", ["--seeds", "200003"], "evaluation seed"),
     ("not-a-run", [], "config.yaml"),
+    ("other-interval", [], "tuning tasks"),
 ])
 def test_bad_selections_are_one_line_before_any_run(tmp_path, capsys, monkeypatch, second, extra_args, fragment):
     import lrctl.evaluation.selection as selection
@@ -68,7 +82,8 @@ def test_bad_selections_are_one_line_before_any_run(tmp_path, capsys, monkeypatc
         other.mkdir()
     else:
         extra = {"other-lrs": ("env.initial_lrs=[0.01]",),
-                 "other-report-seeds": ("report_seeds=[7]",)}.get(second, ())
+                 "other-report-seeds": ("report_seeds=[7]",),
+                 "other-interval": ("env.child_steps=30", "env.steps_per_action=3")}.get(second, ())
         other = _run(tmp_path, second, 1, extra)
         if second == "no-policy":
             (other / "policy.pt").unlink()
