@@ -13,7 +13,10 @@ task), and `scale_free`, quantities that mean the same on any task:
   val_train_gap     log L_val[t] - log L_train[t];
   log_val_trend     the change of log L_val per decision over the last `TREND_WINDOW` decisions;
   budget_fraction   the fraction of the budget used.
-`both` is the union. A policy file names its features, so the scheduler computes what it was trained on.
+`both` is the union. `scale_free_horizon` adds to `scale_free`
+  log_decisions_left  log(1 + the decisions left in the budget): how far the capped LR can still move,
+                      which the budget fraction alone does not tell when budgets differ.
+A policy file names its features, so the scheduler computes what it was trained on.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "paper": FEATURE_NAMES,
     "scale_free": SCALE_FREE_FEATURES,
     "both": FEATURE_NAMES + tuple(n for n in SCALE_FREE_FEATURES if n not in FEATURE_NAMES),
+    "scale_free_horizon": SCALE_FREE_FEATURES + ("log_decisions_left",),
 }
-ALL_FEATURES: tuple[str, ...] = FEATURE_SETS["both"]
+ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(n for names in FEATURE_SETS.values() for n in names))
 TREND_WINDOW = 5
 """Decisions over which `log_val_trend` measures the change of the log validation loss."""
 _EVAL_CHUNK = 1024  # validation samples per forward pass (bounds memory for large children)
@@ -66,7 +70,7 @@ def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def feature_set(name: str) -> tuple[str, ...]:
-    """The feature names of set `name` (paper, scale_free, both)."""
+    """The feature names of set `name` (paper, scale_free, both, scale_free_horizon)."""
     try:
         return FEATURE_SETS[name]
     except KeyError:
@@ -162,6 +166,7 @@ class FeatureTracker:
         train_loss: torch.Tensor | None,
         lrs: np.ndarray,
         budget_fractions: np.ndarray,
+        decisions_left: np.ndarray,
         starting: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Observations (K, F) float32 and validation losses (K,) float64 of the K models.
@@ -171,6 +176,7 @@ class FeatureTracker:
             output_weight: (K, ...) output-layer weights.
             train_loss: (K,) interval means from `mean_train_loss`.
             lrs, budget_fractions: (K,) current learning rates and fractions of the budget used.
+            decisions_left: (K,) decisions left in each budget.
             starting: the models whose episode this observation starts (their earlier predictions are
                 forgotten and the validation loss stands in for the training loss); None: a decision of
                 every model. Only the rows of `starting` are meaningful then.
@@ -194,6 +200,7 @@ class FeatureTracker:
                 return paper[:, self._index].astype(np.float32), rows[:, 1]
             columns = dict(zip(FEATURE_NAMES, paper.T))
             columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
+            columns["log_decisions_left"] = np.log1p(np.maximum(np.asarray(decisions_left, dtype=np.float64), 0.0))
         return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
 
     def _scale_free(self, train: np.ndarray, val: np.ndarray, lrs: np.ndarray,
