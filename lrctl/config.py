@@ -32,7 +32,8 @@ OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
 REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
-FEATURE_SET_NAMES = ("paper", "scale_free", "both", "scale_free_horizon")  # lrctl.features.FEATURE_SETS (a test pins it)
+# lrctl.features.FEATURE_SETS (a test pins it)
+FEATURE_SET_NAMES = ("paper", "scale_free", "both", "scale_free_horizon")
 
 
 def default_data_root() -> str:

@@ -165,8 +165,9 @@ class FeatureTracker:
         output_weight: torch.Tensor,
         train_loss: torch.Tensor | None,
         lrs: np.ndarray,
-        budget_fractions: np.ndarray,
-        decisions_left: np.ndarray,
+        steps_done: np.ndarray,
+        budgets: np.ndarray,
+        steps_per_action: int,
         starting: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Observations (K, F) float32 and validation losses (K,) float64 of the K models.
@@ -175,8 +176,10 @@ class FeatureTracker:
             logits: (K, N, C) validation logits; labels: (K, N).
             output_weight: (K, ...) output-layer weights.
             train_loss: (K,) interval means from `mean_train_loss`.
-            lrs, budget_fractions: (K,) current learning rates and fractions of the budget used.
-            decisions_left: (K,) decisions left in each budget.
+            lrs: (K,) current learning rates.
+            steps_done, budgets: (K,) child steps taken and each child's budget in steps, with
+                `steps_per_action` steps between decisions: they give the budget fraction and the
+                decisions left.
             starting: the models whose episode this observation starts (their earlier predictions are
                 forgotten and the validation loss stands in for the training loss); None: a decision of
                 every model. Only the rows of `starting` are meaningful then.
@@ -193,14 +196,16 @@ class FeatureTracker:
             self._prev_probs[list(starting)] = probs[list(starting)]
         rows = values.cpu().numpy().astype(np.float64)  # the one device sync of an observation
         lrs = np.asarray(lrs, dtype=np.float64)
-        fractions = np.asarray(budget_fractions, dtype=np.float64)
+        steps_done = np.asarray(steps_done, dtype=np.float64)
+        budgets = np.asarray(budgets, dtype=np.float64)
+        fractions = steps_done / budgets
         with np.errstate(divide="ignore", invalid="ignore"):
             paper = np.concatenate([rows, np.log10(lrs)[:, None], fractions[:, None]], axis=1)
             if self._paper_only:
                 return paper[:, self._index].astype(np.float32), rows[:, 1]
             columns = dict(zip(FEATURE_NAMES, paper.T))
             columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
-            columns["log_decisions_left"] = np.log1p(np.maximum(np.asarray(decisions_left, dtype=np.float64), 0.0))
+            columns["log_decisions_left"] = np.log1p(np.maximum(budgets - steps_done, 0.0) / steps_per_action)
         return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
 
     def _scale_free(self, train: np.ndarray, val: np.ndarray, lrs: np.ndarray,

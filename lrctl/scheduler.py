@@ -140,8 +140,7 @@ class PolicyScheduler(LRScheduler):
         obs, _ = self.tracker.observe(
             logits.unsqueeze(0), self.val_y.unsqueeze(0), self.output_layer.weight.detach().unsqueeze(0),
             None if train_loss is None else train_loss.reshape(1), np.array([lr]),
-            np.array([self.steps_done / self.total_steps]),
-            np.array([(self.total_steps - self.steps_done) / self.steps_per_action]),
+            np.array([self.steps_done]), np.array([self.total_steps]), self.steps_per_action,
             starting=[0] if train_loss is None else None,
         )
         features = obs[0]

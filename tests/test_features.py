@@ -39,7 +39,8 @@ def _observe(tracker, model, layer, x, y, train_loss, lr, fraction):
     obs, val = tracker.observe(forward_in_eval_mode(model, x).unsqueeze(0), y.unsqueeze(0),
                                layer.weight.detach().unsqueeze(0),
                                None if train_loss is None else train_loss.reshape(1), np.array([lr]),
-                               np.array([fraction]), np.array([10.0]), starting=[0] if train_loss is None else None)
+                               np.array([fraction * 10]), np.array([10]), 1,  # steps done of a budget of 10
+                               starting=[0] if train_loss is None else None)
     return obs[0], float(val[0])
 
 
@@ -110,10 +111,10 @@ def test_starting_one_child_keeps_the_others_previous_predictions():
     weight = torch.randn(2, 4, 3)
     ones = np.ones(2)
     tracker = FeatureTracker(2)
-    tracker.observe(first, labels, weight, None, ones * 1e-3, ones * 0, ones * 4, starting=[0, 1])
-    tracker.observe(later, labels, weight, None, ones * 1e-3, ones * 0, ones * 4, starting=[1])  # child 1 restarts
-    obs, _ = tracker.observe(later, labels, weight, torch.ones(2, dtype=torch.float64), ones * 1e-3, ones * 0.5,
-                             ones * 2)
+    tracker.observe(first, labels, weight, None, ones * 1e-3, ones * 0, ones * 4, 1, starting=[0, 1])
+    tracker.observe(later, labels, weight, None, ones * 1e-3, ones * 0, ones * 4, 1, starting=[1])  # child 1 restarts
+    obs, _ = tracker.observe(later, labels, weight, torch.ones(2, dtype=torch.float64), ones * 1e-3, ones * 2,
+                             ones * 4, 1)
     change = dict(zip(FEATURE_NAMES, obs.T))["pred_change_var"]
     p_first, p_later = first[0].softmax(1), later[0].softmax(1)
     assert change[0] == pytest.approx(float((p_later - p_first).var(correction=0)), rel=1e-5)  # since its start
@@ -132,13 +133,12 @@ def test_scale_free_features_by_hand():
     tracker = FeatureTracker(1, feature_set("scale_free"))
     logits = [torch.randn(1, 6, 4) * (1 + t) for t in range(TREND_WINDOW + 3)]
     val = [float(nn.functional.cross_entropy(z[0], labels[0])) for z in logits]
-    first, _ = tracker.observe(logits[0], labels, weight, None, np.array([1e-3]), np.array([0.0]), np.array([10.0]),
+    first, _ = tracker.observe(logits[0], labels, weight, None, np.array([1e-3]), np.array([0]), np.array([10]), 1,
                                starting=[0])
     assert first[0] == pytest.approx([0, 0, 0, 0, 0, 0], abs=1e-6)  # the episode's own reference point
     for t in range(1, len(logits)):
         train = torch.tensor([0.5 * t], dtype=torch.float64)
-        obs, _ = tracker.observe(logits[t], labels, weight, train, np.array([2e-3]), np.array([t / 10]),
-                                 np.array([10.0 - t]))
+        obs, _ = tracker.observe(logits[t], labels, weight, train, np.array([2e-3]), np.array([t]), np.array([10]), 1)
         named = dict(zip(feature_set("scale_free"), obs[0]))
         assert named["log_val_ratio"] == pytest.approx(math.log(val[t] / val[0]), rel=1e-5, abs=1e-6)
         assert named["log_train_ratio"] == pytest.approx(math.log(0.5 * t / val[0]), rel=1e-5)
@@ -158,13 +158,13 @@ def test_scale_free_features_do_not_change_with_the_scale_of_the_learning_rate()
         logits = torch.zeros(1, 4, 3)
         labels = torch.zeros(1, 4, dtype=torch.long)
         weight = torch.zeros(1, 3, 2)
-        tracker.observe(logits, labels, weight, None, np.array([1e-2 * scale]), np.zeros(1), np.full(1, 8.0),
+        tracker.observe(logits, labels, weight, None, np.array([1e-2 * scale]), np.zeros(1), np.full(1, 10), 1,
                         starting=[0])
         shifted = logits.clone()
         shifted[..., 0] += 1.0
         obs, val = tracker.observe(shifted, labels, weight, torch.tensor([float(val_at(shifted)) * 1.2],
-                                   dtype=torch.float64), np.array([1.1e-2 * scale]), np.full(1, 0.5),
-                                   np.full(1, 4.0))
+                                   dtype=torch.float64), np.array([1.1e-2 * scale]), np.full(1, 5),
+                                   np.full(1, 10), 1)
         ratios.append(obs[0])
     np.testing.assert_allclose(ratios[0], ratios[1], rtol=1e-6)
 
@@ -174,15 +174,15 @@ def test_the_horizon_feature_is_the_log_of_the_decisions_left_and_scale_free_oth
     assert feature_set("scale_free_horizon")[:-1] == feature_set("scale_free")
     logits = torch.randn(1, 4, 3).expand(2, 4, 3).clone()  # two children at the same point of training
     labels, weight = torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, 2)
-    lrs, fractions = np.full(2, 1e-3), np.zeros(2)
-    obs, _ = tracker.observe(logits, labels, weight, None, lrs, fractions, np.array([100.0, 400.0]), starting=[0, 1])
+    lrs = np.full(2, 1e-3)
+    budgets = np.array([500, 2000])  # 100 and 400 decisions of 5 steps
+    obs, _ = tracker.observe(logits, labels, weight, None, lrs, np.zeros(2), budgets, 5, starting=[0, 1])
     assert obs[:, -1] == pytest.approx([math.log(101), math.log(401)], rel=1e-6)
     # The same fraction of two budgets of different length: only the horizon tells them apart.
-    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, np.full(2, 0.5),
-                             np.array([50.0, 200.0]))
+    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, budgets / 2, budgets, 5)
     assert obs[0, :-1] == pytest.approx(obs[1, :-1], rel=1e-6)
     assert obs[:, -1] == pytest.approx([math.log(51), math.log(201)], rel=1e-6)
-    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, np.ones(2), np.zeros(2))
+    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, budgets, budgets, 5)
     assert obs[:, -1] == pytest.approx([0.0, 0.0], abs=1e-9)  # the budget's end
 
 

@@ -225,7 +225,6 @@ class EpisodeCore:
     def _observe(self, train_loss: torch.Tensor | None,
                  starting: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         children = self.children
-        steps = children.step_counts()
         return self.tracker.observe(children.val_logits(), children.val_labels(), children.output_weight(),
-                                    train_loss, self.lrs, steps / self.budgets,
-                                    (self.budgets - steps) / self.cfg.steps_per_action, starting=starting)
+                                    train_loss, self.lrs, children.step_counts(), self.budgets,
+                                    self.cfg.steps_per_action, starting=starting)
