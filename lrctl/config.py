@@ -33,7 +33,7 @@ DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
 REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
 # lrctl.features.FEATURE_SETS (a test pins it)
-FEATURE_SET_NAMES = ("paper", "scale_free", "both", "scale_free_horizon")
+FEATURE_SET_NAMES = ("paper", "scale_free", "both", "scale_free_horizon", "scale_free_lr")
 
 
 def default_data_root() -> str:
@@ -102,8 +102,9 @@ class EnvConfig:
     features: str = "both"
     """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
     episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
-    both (the union; the default, chosen on the report seeds in docs/results), or scale_free_horizon
-    (scale_free and the log of the decisions left in the budget)."""
+    both (the union; the default, chosen on the report seeds in docs/results), scale_free_horizon
+    (scale_free and the log of the decisions left in the budget), or scale_free_lr (scale_free and
+    log10 of the LR)."""
     reward: str = "log_improvement_vs_constant"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
     the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two

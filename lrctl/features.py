@@ -16,6 +16,9 @@ task), and `scale_free`, quantities that mean the same on any task:
 `both` is the union. `scale_free_horizon` adds to `scale_free`
   log_decisions_left  log(1 + the decisions left in the budget): how far the capped LR can still move,
                       which the budget fraction alone does not tell when budgets differ.
+`scale_free_lr` adds to `scale_free` the paper's `log10_lr`, the LR itself: without it every episode
+starts from the same observation whatever its initial LR, so a policy's first actions cannot depend on
+it. Adam's LR bounds its step size on any task, so for Adam children this one magnitude transfers.
 A policy file names its features, so the scheduler computes what it was trained on.
 """
 
@@ -52,6 +55,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "scale_free": SCALE_FREE_FEATURES,
     "both": FEATURE_NAMES + tuple(n for n in SCALE_FREE_FEATURES if n not in FEATURE_NAMES),
     "scale_free_horizon": SCALE_FREE_FEATURES + ("log_decisions_left",),
+    "scale_free_lr": SCALE_FREE_FEATURES + ("log10_lr",),
 }
 ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(n for names in FEATURE_SETS.values() for n in names))
 TREND_WINDOW = 5
@@ -70,7 +74,7 @@ def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def feature_set(name: str) -> tuple[str, ...]:
-    """The feature names of set `name` (paper, scale_free, both, scale_free_horizon)."""
+    """The feature names of set `name` (paper, scale_free, both, scale_free_horizon, scale_free_lr)."""
     try:
         return FEATURE_SETS[name]
     except KeyError:

@@ -169,6 +169,20 @@ def test_scale_free_features_do_not_change_with_the_scale_of_the_learning_rate()
     np.testing.assert_allclose(ratios[0], ratios[1], rtol=1e-6)
 
 
+def test_the_lr_set_adds_log10_of_the_lr_so_initial_lrs_are_told_apart_from_the_start():
+    assert feature_set("scale_free_lr")[:-1] == feature_set("scale_free")
+    tracker = FeatureTracker(2, feature_set("scale_free_lr"))
+    logits = torch.randn(1, 4, 3).expand(2, 4, 3).clone()  # two children at the same point of training
+    labels, weight = torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, 2)
+    lrs = np.array([1e-2, 1e-4])
+    obs, _ = tracker.observe(logits, labels, weight, None, lrs, np.zeros(2), np.full(2, 10), 1, starting=[0, 1])
+    assert obs[:, -1] == pytest.approx([-2.0, -4.0], rel=1e-6)
+    assert obs[0, :-1] == pytest.approx(obs[1, :-1], rel=1e-6)  # the scale-free part cannot tell them apart
+    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs * 1.05, np.ones(2),
+                             np.full(2, 10), 1)
+    assert obs[:, -1] == pytest.approx(np.log10(lrs * 1.05), rel=1e-6)
+
+
 def test_the_horizon_feature_is_the_log_of_the_decisions_left_and_scale_free_otherwise():
     tracker = FeatureTracker(2, feature_set("scale_free_horizon"))
     assert feature_set("scale_free_horizon")[:-1] == feature_set("scale_free")

@@ -44,7 +44,8 @@ def _plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=Non
 
 @pytest.mark.parametrize("mode,features,seed", [("discrete", "paper", 0), ("continuous", "paper", 0),
                                                 ("discrete", "scale_free", 0), ("continuous", "both", 0),
-                                                ("discrete", "scale_free_horizon", 1)])
+                                                ("discrete", "scale_free_horizon", 1),
+                                                ("discrete", "scale_free_lr", 1)])
 def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features, seed):
     policy = make_policy(mode, features=features, seed=seed)  # a seed whose random policy moves the LR
     env, obs, (model, order, vx, vy) = _env_and_child(digits_like, mode, features=features)
@@ -57,7 +58,7 @@ def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features,
     assert len(set(lrs)) > 1  # the policy did move the LR
 
 
-@pytest.mark.parametrize("features", ["paper", "scale_free", "scale_free_horizon"])
+@pytest.mark.parametrize("features", ["paper", "scale_free", "scale_free_horizon", "scale_free_lr"])
 def test_resuming_from_state_dict_gives_the_same_later_lrs(digits_like, features):
     policy = make_policy("continuous", features=features)
     _, _, (model, order, vx, vy) = _env_and_child(digits_like, "continuous")
