@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from lrctl.error_text import first_line
+from lrctl.feature_sets import FEATURE_SETS
 from lrctl.settings import SettingError, get_setting, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
 
@@ -32,8 +33,7 @@ OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
 REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
-# lrctl.features.FEATURE_SETS (a test pins it)
-FEATURE_SET_NAMES = ("paper", "scale_free", "both", "scale_free_horizon", "scale_free_lr")
+FEATURE_SET_NAMES = tuple(FEATURE_SETS)
 
 
 def default_data_root() -> str:
