@@ -53,7 +53,12 @@ class TaskDistribution:
     widths: tuple[int, ...] = (32, 64, 128, 256)
     """Hidden-layer widths of the MLP child (each layer draws its own)."""
     depths: tuple[int, ...] = (1, 2, 3)
-    """Numbers of hidden layers."""
+    """Numbers of hidden layers (of convolution blocks for a CNN child)."""
+    architectures: tuple[str, ...] = ("mlp",)
+    """Child families: mlp, and cnn (strided 3x3 convolution blocks and a Linear head; for the image
+    datasets digits, mnist and fashion-mnist only, so a synthetic problem draws among the others)."""
+    channels: tuple[int, ...] = (8, 16, 32)
+    """Channels of a CNN child's blocks (each block draws its own; `depths` gives the number of blocks)."""
     activations: tuple[str, ...] = ("relu", "tanh", "gelu")
     """Hidden activations: relu, tanh, gelu, leaky_relu."""
     batch_sizes: tuple[int, ...] = (32, 64, 128)
@@ -292,7 +297,7 @@ SEED_LIMIT = 2**31
 """Seeds lie in [0, 2**31): a run's seed plus its timesteps (resume) stays a valid NumPy seed."""
 
 _ENV_LIMITS = {"child_steps": 10**7, "batch_size": 10**6, "val_subset_size": 10**7}
-_TASK_LIMITS = {"widths": 2**16, "depths": 64, "batch_sizes": 10**6, "child_steps": 10**7}
+_TASK_LIMITS = {"widths": 2**16, "channels": 2**12, "depths": 64, "batch_sizes": 10**6, "child_steps": 10**7}
 _PPO_LIMITS = {"total_timesteps": 10**9, "n_envs": 256, "n_steps": 10**6, "batch_size": 10**7, "n_epochs": 10**4}
 """Upper bounds on sizes: far above any sensible run, low enough that a typo fails at once instead of
 training without end or exhausting memory."""
@@ -353,13 +358,15 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
 
 def _validate_tasks(cfg: EnvConfig, p: str) -> None:
     from lrctl.models import ACTIVATIONS
-    from lrctl.tasks import TASK_DATASETS
+    from lrctl.tasks import ARCHITECTURES, TASK_DATASETS, architectures_for
 
     tasks = cfg.tasks
-    for key, allowed in (("datasets", TASK_DATASETS), ("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS)):
+    for key, allowed in (("datasets", TASK_DATASETS), ("architectures", ARCHITECTURES),
+                         ("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS)):
         for i, value in enumerate(getattr(tasks, key)):
             _check_choice(f"{p}{key}[{i}]", value, allowed)
-    for key in ("widths", "depths", "batch_sizes", "child_steps", "activations", "optimizers"):
+    for key in ("architectures", "widths", "channels", "depths", "batch_sizes", "child_steps", "activations",
+                "optimizers"):
         values = getattr(tasks, key)
         if not values:
             raise ConfigError(f"{p}{key}: must list at least one choice when {p}datasets is set")
@@ -367,6 +374,10 @@ def _validate_tasks(cfg: EnvConfig, p: str) -> None:
             if not isinstance(value, str):
                 _check_positive(f"{p}{key}[{i}]", value)
                 _check_at_most(f"{p}{key}[{i}]", value, _TASK_LIMITS[key])
+    for i, dataset in enumerate(tasks.datasets):
+        if not architectures_for(dataset, tasks.architectures):
+            raise ConfigError(f"{p}datasets[{i}]: {dataset} has no child in {p}architectures "
+                              f"{list(tasks.architectures)}; a CNN needs images, so add mlp")
     for i, steps in enumerate(tasks.child_steps):
         if steps % cfg.steps_per_action:
             raise ConfigError(f"{p}child_steps[{i}]: {steps} is not a multiple of env.steps_per_action "

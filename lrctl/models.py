@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -34,15 +35,48 @@ def mlp_name(hidden: tuple[int, ...], activation: str) -> str:
     return f"mlp:{'-'.join(str(h) for h in hidden)}:{activation}"
 
 
-def _parse_mlp_name(name: str) -> tuple[tuple[int, ...], str]:
+_LAYERED = {"mlp": ("MLP", "mlp:128-64:relu", "widths"), "cnn": ("CNN", "cnn:8-16:relu", "channels")}
+
+
+def _parse_layered_name(name: str) -> tuple[str, tuple[int, ...], str]:
+    """(family, layer sizes, activation) of a name that `mlp_name` or `cnn_name` writes."""
+    family = name.split(":", 1)[0]
+    label, example, sizes_label = _LAYERED[family]
     try:
         _, widths, activation = name.split(":")
-        hidden = tuple(int(w) for w in widths.split("-"))
+        sizes = tuple(int(w) for w in widths.split("-"))
     except ValueError:
-        raise ValueError(f"bad MLP model name {name!r}; expected e.g. mlp:128-64:relu") from None
-    if activation not in ACTIVATIONS or not hidden or min(hidden) < 1:
-        raise ValueError(f"bad MLP model name {name!r}; widths >= 1, activation one of {', '.join(ACTIVATIONS)}")
-    return hidden, activation
+        raise ValueError(f"bad {label} model name {name!r}; expected e.g. {example}") from None
+    if activation not in ACTIVATIONS or not sizes or min(sizes) < 1:
+        raise ValueError(f"bad {label} model name {name!r}; {sizes_label} >= 1, activation one of "
+                         f"{', '.join(ACTIVATIONS)}")
+    return family, sizes, activation
+
+
+class CNN(nn.Sequential):
+    """A small convolutional network over square single-channel images, given flat or as (1, side, side):
+    blocks of a 3x3 convolution with stride 2 and an activation, then one Linear layer to the classes.
+    The strided convolutions stand in for pooling, which keeps the child cheap enough to train many."""
+
+    def __init__(self, in_features: int, channels: tuple[int, ...], num_classes: int = 10,
+                 activation: str = "relu") -> None:
+        side = math.isqrt(in_features)
+        if side * side != in_features:
+            raise ValueError(f"a CNN child needs square single-channel images, got {in_features} input features; "
+                             "use an MLP child (mlp:WIDTHS:ACTIVATION) for this data")
+        layers: list[nn.Module] = [nn.Flatten(), nn.Unflatten(1, (1, side, side))]
+        width = 1
+        for c in channels:
+            layers += [nn.Conv2d(width, c, 3, stride=2, padding=1), ACTIVATIONS[activation]()]
+            width, side = c, (side + 1) // 2
+        layers += [nn.Flatten(), nn.Linear(width * side * side, num_classes)]
+        super().__init__(*layers)
+
+
+def cnn_name(channels: tuple[int, ...], activation: str) -> str:
+    """The model name of a CNN child with these block channels and activation, e.g. `cnn:8-16:relu`;
+    `build_model` builds it for any square single-channel input."""
+    return f"cnn:{'-'.join(str(c) for c in channels)}:{activation}"
 
 
 class LeNet5(nn.Module):
@@ -81,15 +115,16 @@ def build_model(name: "str | Callable[[], nn.Module]", num_classes: int = 10,
     """Build a freshly initialised child network by name, or with a user's factory (uses the global
     torch RNG).
 
-    `in_features` (the flattened input size) is needed by the MLPs that `mlp_name` names.
+    `in_features` (the flattened input size) is needed by the MLPs and CNNs that `mlp_name` and `cnn_name` name.
     """
     if callable(name):
         return _from_factory(name)
-    if name.startswith("mlp:"):
-        hidden, activation = _parse_mlp_name(name)
+    if name.split(":", 1)[0] in _LAYERED and ":" in name:
+        family, sizes, activation = _parse_layered_name(name)
         if in_features is None:
             raise ValueError(f"model {name!r} needs in_features, the flattened input size")
-        return MLP(in_features, hidden, num_classes, activation)
+        network = MLP if family == "mlp" else CNN
+        return network(in_features, sizes, num_classes, activation)
     if name == "digits-mlp":
         return MLP(64, (128, 64), num_classes)
     if name == "mlp":

@@ -1,9 +1,9 @@
 """Child-training tasks drawn per episode from a configured distribution (`env.tasks`).
 
 A general policy must not learn one problem's quirks, so its training episodes each train a different
-child: a dataset (digits, a fresh synthetic classification problem, MNIST or Fashion-MNIST), an MLP of
-drawn width, depth and activation, a batch size, a budget and an optimizer. Every draw comes from the
-episode's seeded RNG, so a seed gives the same task, bit for bit.
+child: a dataset (digits, a fresh synthetic classification problem, MNIST or Fashion-MNIST), an MLP or
+(on images) a small CNN of drawn size, depth and activation, a batch size, a budget and an optimizer.
+Every draw comes from the episode's seeded RNG, so a seed gives the same task, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import torch
 
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
-from lrctl.models import mlp_name
+from lrctl.models import cnn_name, mlp_name
 
 TASK_DATASETS = ("digits", "synthetic", "mnist", "fashion-mnist")
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
+ARCHITECTURES = ("mlp", "cnn")
 
 # Ranges of the synthetic problems (scikit-learn's make_classification).
 _SYNTHETIC_SAMPLES = (600, 3000)
@@ -39,7 +41,7 @@ class ChildTask:
     data_seed: int
     """Seed of a synthetic problem (0 for the fixed datasets)."""
     model: str
-    """A model name `lrctl.models.build_model` builds (`mlp:WIDTHS:ACTIVATION`)."""
+    """A model name `lrctl.models.build_model` builds (`mlp:WIDTHS:ACTIVATION` or `cnn:CHANNELS:ACTIVATION`)."""
     batch_size: int
     child_steps: int
     optimizer: str
@@ -71,18 +73,26 @@ def _choice(rng: np.random.Generator, values: tuple) -> object:
     return values[int(rng.integers(len(values)))]
 
 
+def architectures_for(dataset: str, architectures: tuple[str, ...]) -> tuple[str, ...]:
+    """The child families of `architectures` that can train on `dataset` (a CNN needs images)."""
+    return tuple(a for a in architectures if a == "mlp" or dataset in IMAGE_DATASETS)
+
+
 def draw_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask:
-    """A task drawn uniformly from `cfg.tasks`' choices with `rng`."""
+    """A task drawn uniformly from `cfg.tasks`' choices with `rng`. A choice among one value draws
+    nothing, so adding a choice list with one entry leaves every existing draw as it was."""
     tasks = cfg.tasks
     dataset = str(_choice(rng, tasks.datasets))
     data_seed = int(rng.integers(2**31 - 1))
+    architecture = str(_choice(rng, architectures_for(dataset, tasks.architectures)))
     depth = int(_choice(rng, tasks.depths))
-    hidden = tuple(int(_choice(rng, tasks.widths)) for _ in range(depth))
+    sizes = tuple(int(_choice(rng, tasks.widths if architecture == "mlp" else tasks.channels)) for _ in range(depth))
     activation = str(_choice(rng, tasks.activations))
+    name = mlp_name if architecture == "mlp" else cnn_name
     return ChildTask(
         dataset=dataset,
         data_seed=data_seed if dataset == "synthetic" else 0,
-        model=mlp_name(hidden, activation),
+        model=name(sizes, activation),
         batch_size=int(_choice(rng, tasks.batch_sizes)),
         child_steps=int(_choice(rng, tasks.child_steps)),
         optimizer=str(_choice(rng, tasks.optimizers)),

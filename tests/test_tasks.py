@@ -31,6 +31,31 @@ def test_draws_are_seeded_and_stay_within_the_choices():
     assert len({t.data_seed for t in draws}) == 40  # a fresh synthetic problem per episode
 
 
+def test_cnn_children_are_drawn_for_images_only():
+    cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["synthetic", "digits"],
+                                           "architectures": ["mlp", "cnn"], "channels": [4, 6]}})
+    draws = [draw_task(cfg, episode_rng(s)) for s in range(60)]
+    assert all(t.model.startswith("mlp:") for t in draws if t.dataset == "synthetic")
+    digits = {t.model.split(":")[0] for t in draws if t.dataset == "digits"}
+    assert digits == {"mlp", "cnn"}
+    assert all(set(t.model.split(":")[1].split("-")) <= {"4", "6"} for t in draws if t.model.startswith("cnn:"))
+
+
+def test_environment_trains_a_drawn_cnn_batched_and_alone():
+    from lrctl.envs import LRControlEnv
+    from lrctl.envs.batched import BatchedLRControlVecEnv
+
+    cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["digits"], "architectures": ["cnn"]}})
+    task, decisions, last, _ = _episode(LRControlEnv(cfg), seed=4)
+    assert task.model.startswith("cnn:") and decisions == task.child_steps // 5
+    assert np.isfinite(last["final_val_loss"])
+    venv = BatchedLRControlVecEnv(cfg, 2)
+    venv.seed(4)
+    venv.reset()
+    _, rewards, _, _ = venv.step(np.zeros(2, dtype=np.int64))
+    assert venv.children.task.model.startswith("cnn:") and np.isfinite(rewards).all()
+
+
 def test_synthetic_problem_is_seeded_standardised_and_split():
     a, b = synthetic_classification(3), synthetic_classification(3)
     assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
@@ -156,10 +181,17 @@ def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
     ("env.tasks.child_steps=[103]", "env.tasks.child_steps[0]: 103 is not a multiple"),
     ("env.tasks.widths=[0]", "env.tasks.widths[0]: must be > 0"),
     ("env.tasks.depths=[]", "env.tasks.depths: must list at least one choice"),
+    ("env.tasks.architectures=[rnn]", "env.tasks.architectures[0]: unknown value 'rnn'"),
+    ("env.tasks.channels=[0]", "env.tasks.channels[0]: must be > 0"),
 ])
 def test_bad_task_choices_are_one_line_config_errors(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(None, ["env.tasks.datasets=[digits]", override])
+
+
+def test_a_dataset_that_no_architecture_fits_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"env\.tasks\.datasets\[1\]: synthetic has no child .* add mlp"):
+        load_config(None, ["env.tasks.datasets=[digits, synthetic]", "env.tasks.architectures=[cnn]"])
 
 
 def test_task_distribution_round_trips_through_yaml(tmp_path):

@@ -6,7 +6,7 @@ from torch import nn
 from torch.func import functional_call
 
 from lrctl.envs.batched_forward import _plain_mlp_layers, batched_forward
-from lrctl.models import MLP, LeNet5
+from lrctl.models import CNN, MLP, LeNet5
 
 K = 3
 
@@ -36,10 +36,11 @@ MODELS = {
     "gelu-mlp": lambda: MLP(12, (8, 6), 4, activation="gelu"),
     "layernorm-mlp": lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.LayerNorm(8), nn.Linear(8, 4)),
     "lenet5": lambda: LeNet5(4),
+    "cnn": lambda: CNN(36, (3, 5), 4),
     "doubled-mlp": lambda: _DoubledMLP(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 4)),
 }
 SHAPES = {"mlp": (3, 4), "mlp-no-bias": (12,), "tanh-mlp": (2, 6), "gelu-mlp": (12,), "layernorm-mlp": (12,),
-          "lenet5": (1, 28, 28), "doubled-mlp": (12,)}
+          "lenet5": (1, 28, 28), "cnn": (36,), "doubled-mlp": (12,)}
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -58,7 +59,8 @@ def test_each_child_gets_its_own_logits_and_gradients(name):
 
 
 @pytest.mark.parametrize("name,plain", [("mlp", True), ("mlp-no-bias", True), ("tanh-mlp", True), ("gelu-mlp", True),
-                                        ("layernorm-mlp", False), ("lenet5", False), ("doubled-mlp", False)])
+                                        ("layernorm-mlp", False), ("lenet5", False), ("cnn", False),
+                                        ("doubled-mlp", False)])
 def test_only_plain_mlps_skip_vmap(name, plain):
     assert (_plain_mlp_layers(MODELS[name]()) is not None) == plain
 
