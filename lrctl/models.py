@@ -35,24 +35,6 @@ def mlp_name(hidden: tuple[int, ...], activation: str) -> str:
     return f"mlp:{'-'.join(str(h) for h in hidden)}:{activation}"
 
 
-_LAYERED = {"mlp": ("MLP", "mlp:128-64:relu", "widths"), "cnn": ("CNN", "cnn:8-16:relu", "channels")}
-
-
-def _parse_layered_name(name: str) -> tuple[str, tuple[int, ...], str]:
-    """(family, layer sizes, activation) of a name that `mlp_name` or `cnn_name` writes."""
-    family = name.split(":", 1)[0]
-    label, example, sizes_label = _LAYERED[family]
-    try:
-        _, widths, activation = name.split(":")
-        sizes = tuple(int(w) for w in widths.split("-"))
-    except ValueError:
-        raise ValueError(f"bad {label} model name {name!r}; expected e.g. {example}") from None
-    if activation not in ACTIVATIONS or not sizes or min(sizes) < 1:
-        raise ValueError(f"bad {label} model name {name!r}; {sizes_label} >= 1, activation one of "
-                         f"{', '.join(ACTIVATIONS)}")
-    return family, sizes, activation
-
-
 class CNN(nn.Sequential):
     """A small convolutional network over square single-channel images, given flat or as (1, side, side):
     blocks of a 3x3 convolution with stride 2 and an activation, then one Linear layer to the classes.
@@ -77,6 +59,26 @@ def cnn_name(channels: tuple[int, ...], activation: str) -> str:
     """The model name of a CNN child with these block channels and activation, e.g. `cnn:8-16:relu`;
     `build_model` builds it for any square single-channel input."""
     return f"cnn:{'-'.join(str(c) for c in channels)}:{activation}"
+
+
+_LAYERED: dict[str, tuple[type[nn.Module], str, str]] = {
+    "mlp": (MLP, "mlp:128-64:relu", "widths"), "cnn": (CNN, "cnn:8-16:relu", "channels")}
+"""Named children by family: the network, an example name and what the sizes in a name count."""
+
+
+def _parse_layered_name(name: str) -> tuple[type[nn.Module], tuple[int, ...], str]:
+    """(network, layer sizes, activation) of a name that `mlp_name` or `cnn_name` writes."""
+    network, example, sizes_label = _LAYERED[name.split(":", 1)[0]]
+    label = network.__name__
+    try:
+        _, widths, activation = name.split(":")
+        sizes = tuple(int(w) for w in widths.split("-"))
+    except ValueError:
+        raise ValueError(f"bad {label} model name {name!r}; expected e.g. {example}") from None
+    if activation not in ACTIVATIONS or not sizes or min(sizes) < 1:
+        raise ValueError(f"bad {label} model name {name!r}; {sizes_label} >= 1, activation one of "
+                         f"{', '.join(ACTIVATIONS)}")
+    return network, sizes, activation
 
 
 class LeNet5(nn.Module):
@@ -120,10 +122,9 @@ def build_model(name: "str | Callable[[], nn.Module]", num_classes: int = 10,
     if callable(name):
         return _from_factory(name)
     if name.split(":", 1)[0] in _LAYERED and ":" in name:
-        family, sizes, activation = _parse_layered_name(name)
+        network, sizes, activation = _parse_layered_name(name)
         if in_features is None:
             raise ValueError(f"model {name!r} needs in_features, the flattened input size")
-        network = MLP if family == "mlp" else CNN
         return network(in_features, sizes, num_classes, activation)
     if name == "digits-mlp":
         return MLP(64, (128, 64), num_classes)
