@@ -22,7 +22,8 @@ from lrctl.models import cnn_name, mlp_name
 
 TASK_DATASETS = ("digits", "synthetic", "mnist", "fashion-mnist")
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-ARCHITECTURES = ("mlp", "cnn")
+_NAMERS = {"mlp": mlp_name, "cnn": cnn_name}
+ARCHITECTURES = tuple(_NAMERS)
 
 # Ranges of the synthetic problems (scikit-learn's make_classification).
 _SYNTHETIC_SAMPLES = (600, 3000)
@@ -86,13 +87,13 @@ def draw_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask:
     data_seed = int(rng.integers(2**31 - 1))
     architecture = str(_choice(rng, architectures_for(dataset, tasks.architectures)))
     depth = int(_choice(rng, tasks.depths))
-    sizes = tuple(int(_choice(rng, tasks.widths if architecture == "mlp" else tasks.channels)) for _ in range(depth))
+    size_choices = tasks.widths if architecture == "mlp" else tasks.channels
+    sizes = tuple(int(_choice(rng, size_choices)) for _ in range(depth))
     activation = str(_choice(rng, tasks.activations))
-    name = mlp_name if architecture == "mlp" else cnn_name
     return ChildTask(
         dataset=dataset,
         data_seed=data_seed if dataset == "synthetic" else 0,
-        model=name(sizes, activation),
+        model=_NAMERS[architecture](sizes, activation),
         batch_size=int(_choice(rng, tasks.batch_sizes)),
         child_steps=int(_choice(rng, tasks.child_steps)),
         optimizer=str(_choice(rng, tasks.optimizers)),

@@ -31,6 +31,15 @@ def test_draws_are_seeded_and_stay_within_the_choices():
     assert len({t.data_seed for t in draws}) == 40  # a fresh synthetic problem per episode
 
 
+def test_a_choice_among_one_value_draws_nothing():
+    """So a choice list added with one entry (e.g. architectures: [mlp]) leaves every later draw as it was."""
+    from lrctl.tasks import _choice
+
+    rng, untouched = episode_rng(5), episode_rng(5)
+    assert _choice(rng, ("mlp",)) == "mlp"
+    assert rng.integers(2**31 - 1, size=4).tolist() == untouched.integers(2**31 - 1, size=4).tolist()
+
+
 def test_cnn_children_are_drawn_for_images_only():
     cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["synthetic", "digits"],
                                            "architectures": ["mlp", "cnn"], "channels": [4, 6]}})
