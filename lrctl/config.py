@@ -44,8 +44,8 @@ def default_data_root() -> str:
 @dataclass
 class TaskDistribution:
     """Per-episode task draws for a general policy: each episode trains a child on a task drawn from
-    these choices (uniformly, from the episode's seeded RNG). `datasets` empty (default): no draws,
-    every episode trains the setting's task."""
+    these choices (uniformly over each list, from the episode's seeded RNG, so a value listed twice is
+    drawn twice as often). `datasets` empty (default): no draws, every episode trains the setting's task."""
 
     datasets: tuple[str, ...] = ()
     """Datasets to draw from: digits, synthetic (a fresh scikit-learn make_classification problem per

@@ -50,6 +50,13 @@ def test_cnn_children_are_drawn_for_images_only():
     assert all(set(t.model.split(":")[1].split("-")) <= {"4", "6"} for t in draws if t.model.startswith("cnn:"))
 
 
+def test_a_value_listed_twice_is_drawn_twice_as_often():
+    cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["digits"], "architectures": ["mlp", "cnn", "cnn"],
+                                           "channels": [4]}})
+    cnn_share = np.mean([draw_task(cfg, episode_rng(s)).model.startswith("cnn:") for s in range(600)])
+    assert 0.6 < cnn_share < 0.73  # 2/3 in expectation; 1/2 if duplicates collapsed
+
+
 def test_environment_trains_a_drawn_cnn_batched_and_alone():
     from lrctl.envs import LRControlEnv
     from lrctl.envs.batched import BatchedLRControlVecEnv
