@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +23,21 @@ from lrctl.models import cnn_name, mlp_name
 
 TASK_DATASETS = ("digits", "synthetic", "mnist", "fashion-mnist")
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
-_NAMERS = {"mlp": mlp_name, "cnn": cnn_name}
-ARCHITECTURES = tuple(_NAMERS)
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What a child family draws and builds: its size list in `env.tasks`, its model namer, and whether
+    it needs image inputs."""
+
+    sizes: str
+    namer: Callable[[tuple[int, ...], str], str]
+    needs_images: bool
+
+
+_FAMILIES = {"mlp": _Family("widths", mlp_name, needs_images=False),
+             "cnn": _Family("channels", cnn_name, needs_images=True)}
+ARCHITECTURES = tuple(_FAMILIES)
 
 # Ranges of the synthetic problems (scikit-learn's make_classification).
 _SYNTHETIC_SAMPLES = (600, 3000)
@@ -76,7 +90,7 @@ def _choice(rng: np.random.Generator, values: tuple) -> object:
 
 def architectures_for(dataset: str, architectures: tuple[str, ...]) -> tuple[str, ...]:
     """The child families of `architectures` that can train on `dataset` (a CNN needs images)."""
-    return tuple(a for a in architectures if a == "mlp" or dataset in IMAGE_DATASETS)
+    return tuple(a for a in architectures if not _FAMILIES[a].needs_images or dataset in IMAGE_DATASETS)
 
 
 def draw_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask:
@@ -85,15 +99,14 @@ def draw_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask:
     tasks = cfg.tasks
     dataset = str(_choice(rng, tasks.datasets))
     data_seed = int(rng.integers(2**31 - 1))
-    architecture = str(_choice(rng, architectures_for(dataset, tasks.architectures)))
+    family = _FAMILIES[str(_choice(rng, architectures_for(dataset, tasks.architectures)))]
     depth = int(_choice(rng, tasks.depths))
-    size_choices = tasks.widths if architecture == "mlp" else tasks.channels
-    sizes = tuple(int(_choice(rng, size_choices)) for _ in range(depth))
+    sizes = tuple(int(_choice(rng, getattr(tasks, family.sizes))) for _ in range(depth))
     activation = str(_choice(rng, tasks.activations))
     return ChildTask(
         dataset=dataset,
         data_seed=data_seed if dataset == "synthetic" else 0,
-        model=_NAMERS[architecture](sizes, activation),
+        model=family.namer(sizes, activation),
         batch_size=int(_choice(rng, tasks.batch_sizes)),
         child_steps=int(_choice(rng, tasks.child_steps)),
         optimizer=str(_choice(rng, tasks.optimizers)),
