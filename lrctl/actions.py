@@ -1,4 +1,5 @@
-"""How a controller action changes the learning rate: the capped, clamped update rule."""
+"""How a controller action changes the learning rate: the capped, clamped update rule, and the base
+schedule that a residual policy's corrections multiply."""
 
 from __future__ import annotations
 
@@ -8,6 +9,34 @@ from typing import Any
 import numpy as np
 
 DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP = 0, 1, 2
+
+DECAY_SHAPES = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)),
+                "linear": lambda f: 1.0 - min(1.0, f)}
+"""Decay to 0 as a multiplier of the initial LR, by the fraction f of the budget done: the cosine and
+linear baselines, the shapes the capped baselines follow, and the bases of a residual policy."""
+
+ACTION_BASES = ("constant",) + tuple(DECAY_SHAPES)
+"""What the policy's LR is multiplied by before it is applied (`env.action_base`): constant (1, the
+policy moves the LR itself), or a decay shape, so that keeping is that schedule and actions correct it."""
+
+
+def base_multiplier(action_base: str, steps_done: int, budget: int, steps_per_action: int) -> float:
+    """The base schedule's multiplier for the `steps_per_action` steps that start at `steps_done`.
+
+    It is taken at the middle of those steps, so that each decision's LR is about the schedule's mean
+    over them (exactly so for linear), and the last decision's LR is not zero. Past the budget
+    the base stays at its end, 0.
+    """
+    if action_base == "constant":
+        return 1.0
+    if action_base not in DECAY_SHAPES:
+        raise ValueError(f"unknown action base {action_base!r}; allowed: {', '.join(ACTION_BASES)}")
+    return DECAY_SHAPES[action_base](min(1.0, (steps_done + steps_per_action / 2) / budget))
+
+
+def applied_lr(policy_lr: float, multiplier: float, lr_min: float, lr_max: float) -> float:
+    """The LR the optimizer gets: the policy's LR times the base multiplier, clamped to [lr_min, lr_max]."""
+    return min(lr_max, max(lr_min, policy_lr * multiplier))
 
 
 def keep_action(action_mode: str) -> Any:

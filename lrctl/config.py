@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from lrctl.actions import ACTION_BASES
 from lrctl.error_text import first_line
 from lrctl.feature_sets import FEATURE_SETS
 from lrctl.settings import SettingError, get_setting, setting_label
@@ -32,7 +33,7 @@ ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
-REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant")
+REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant", "log_improvement_vs_base")
 FEATURE_SET_NAMES = tuple(FEATURE_SETS)
 
 
@@ -94,6 +95,10 @@ class EnvConfig:
     from initial_lrs; empty (default): from initial_lrs."""
     action_mode: str = "discrete"
     """discrete: Discrete(3) up/down/keep; continuous: Box(-1, 1) scaling by (1 + max_change) ** a."""
+    action_base: str = "constant"
+    """What the policy's LR is multiplied by before the optimizer gets it: constant (the policy moves the
+    LR itself), cosine or linear (a residual policy: the base decays from the initial LR to 0 over the
+    budget, keeping follows it, and each action corrects it by at most max_change per decision)."""
     max_change: float = 0.05
     """Largest relative LR change per decision, in (0, 1)."""
     lr_noise_std: float = 0.0
@@ -115,7 +120,10 @@ class EnvConfig:
     the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
     telescope: with gamma 1 the return is the final-loss gain); log_improvement_vs_constant: the log
     improvement minus that of a twin child (same seed, task and initial LR) trained side by side at the
-    initial LR, so the return is log(L_constant[T] / L[T]) (costs one more child per episode)."""
+    initial LR, so the return is log(L_constant[T] / L[T]) (costs one more child per episode);
+    log_improvement_vs_base: the same with a twin that follows action_base uncorrected, so the return is
+    what the policy's corrections gained over the base schedule (with action_base constant, the same as
+    log_improvement_vs_constant)."""
     divergence_penalty: float = 5.0
     """Reward charged per decision left when the child diverges (non-finite loss or weight)."""
     device: str = "cpu"
@@ -314,6 +322,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     p = prefix
     _setting_defaults(f"{p}setting", cfg.setting)
     _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
+    _check_choice(f"{p}action_base", cfg.action_base, ACTION_BASES)
     _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
     _check_choice(f"{p}reward", cfg.reward, REWARDS)
     _check_choice(f"{p}features", cfg.features, FEATURE_SET_NAMES)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lrctl.actions import ACTION_BASES
 from lrctl.atomic import write_atomic
 from lrctl.features import check_feature_names
 
@@ -47,6 +48,9 @@ class PolicySpec:
     lrctl_version: str
     optimizers: tuple[str, ...] = ()
     """Child optimizers it was trained with (adam, sgd); empty in files written before it was recorded."""
+    action_base: str = "constant"
+    """The schedule its LR is multiplied by (`lrctl.actions.ACTION_BASES`); constant in files written
+    before it was recorded."""
 
 
 class Policy:
@@ -188,6 +192,8 @@ def policy_problem(policy: Policy) -> str | None:
         return f"budget {spec.child_steps!r} steps with a decision every {spec.steps_per_action!r}"
     if not (spec.initial_lrs and _finite(spec.initial_lrs) and min(spec.initial_lrs) > 0):
         return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
+    if spec.action_base not in ACTION_BASES:
+        return f"unknown action base {spec.action_base!r}"
     if not all(name in ("adam", "sgd") for name in spec.optimizers):
         return f"unknown optimizers {list(spec.optimizers)!r}"
     sizes = _actor_sizes(policy.actor)

@@ -19,7 +19,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrctl.actions import next_lr
+from lrctl.actions import applied_lr, base_multiplier, next_lr
 from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.policy import TASK_DISTRIBUTION, Policy, load_policy
@@ -47,6 +47,9 @@ class PolicyScheduler(LRScheduler):
         last_epoch: as for every `LRScheduler`; leave at -1 and use `load_state_dict` to resume.
 
     The first decision happens at construction, before any training step, as at an episode's reset.
+    A residual policy (trained with `env.action_base` cosine or linear) moves its own LR, `policy_lr`,
+    and the optimizer gets it times the base schedule at ``steps / total_steps``; for any other policy
+    `policy_lr` is the optimizer's LR, so that a change made to it by hand carries on.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class PolicyScheduler(LRScheduler):
         self.deterministic = deterministic
         self._generator = torch.Generator().manual_seed(seed)
         self.steps_done = 0
+        self.policy_lr = float(optimizer.param_groups[0]["lr"])
         self._losses: list[float] = []
         self._warned_budget = False
         self._started = False
@@ -151,7 +155,12 @@ class PolicyScheduler(LRScheduler):
         action = self.policy.act(features) if self.deterministic else \
             self.policy.sample(features, self._generator)
         spec = self.policy.spec
-        new = next_lr(lr, action, spec.action_mode, spec.max_change, spec.lr_min, spec.lr_max)
+        if spec.action_base == "constant":
+            self.policy_lr = lr
+        self.policy_lr = next_lr(self.policy_lr, action, spec.action_mode, spec.max_change, spec.lr_min,
+                                 spec.lr_max)
+        multiplier = base_multiplier(spec.action_base, self.steps_done, self.total_steps, self.steps_per_action)
+        new = applied_lr(self.policy_lr, multiplier, spec.lr_min, spec.lr_max)
         factor = new / lr
         for i, group in enumerate(self.optimizer.param_groups):
             group["lr"] = new if i == 0 else group["lr"] * factor
@@ -180,6 +189,7 @@ class PolicyScheduler(LRScheduler):
             "_step_count": self._step_count,
             "_last_lr": list(self._last_lr),
             "steps_done": self.steps_done,
+            "policy_lr": self.policy_lr,
             "losses": list(self._losses),
             "warned_budget": self._warned_budget,
             "skipped_decisions": self.skipped_decisions,
@@ -201,6 +211,7 @@ class PolicyScheduler(LRScheduler):
         self._step_count = int(state_dict["_step_count"])
         self._last_lr = list(state_dict["_last_lr"])
         self.steps_done = int(state_dict["steps_done"])
+        self.policy_lr = float(state_dict["policy_lr"])
         self._losses = [float(v) for v in state_dict["losses"]]
         self._warned_budget = bool(state_dict["warned_budget"])
         self.skipped_decisions = int(state_dict["skipped_decisions"])

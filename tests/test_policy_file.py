@@ -114,6 +114,7 @@ UNUSABLE = {
     "no-decisions": (lambda d: d["spec"].update(steps_per_action=0), "decision"),
     "nan-log-std": (lambda d: d["log_std"].fill_(float("nan")), "log_std"),
     "unknown-optimizer": (lambda d: d["spec"].update(optimizers=["lbfgs"]), "lbfgs"),
+    "unknown-action-base": (lambda d: d["spec"].update(action_base="exponential"), "exponential"),
     "wrong-output-size": (lambda d: d["spec"].update(action_mode="discrete"), "outputs"),
 }
 
@@ -123,3 +124,11 @@ def test_unusable_contents_are_refused_on_load(saved, tmp_path, name):
     tamper, fragment = UNUSABLE[name]
     err = _load_tampered(saved, tmp_path, tamper)
     _assert_one_line(err, "unusable policy", fragment)
+
+
+def test_a_file_without_an_action_base_is_a_plain_policy(saved, tmp_path):
+    _, path = saved
+    data = torch.load(path, weights_only=True)
+    del data["spec"]["action_base"]
+    torch.save(data, tmp_path / "older.pt")
+    assert load_policy(tmp_path / "older.pt").spec.action_base == "constant"

@@ -6,7 +6,8 @@ one batched pass. Everything a decision means lives here and nowhere else:
 - the episode start: the task (when `env.tasks` draws one, `lrctl.tasks.episode_task`), child seed and
   initial LR from the episode's seeded RNG (`episode_start`), the first observation (zeros where the
   initial child already overflows);
-- the LR step: the action, optional noise on the log of the change, the cap, the clamp (`next_lr`);
+- the LR step: the action, optional noise on the log of the change, the cap, the clamp (`next_lr`),
+  then the base schedule's multiplier (`action_base`; 1 unless the policy is a residual one);
 - the reward (`decision_reward`, the `reward` option), the divergence rule and its penalty;
 - the info dict, and the end-of-episode metrics.
 
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lrctl.actions import next_lr
+from lrctl.actions import applied_lr, base_multiplier, next_lr
 from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_rng, episode_start, final_metrics
@@ -49,12 +50,13 @@ class Children(Protocol):
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
 
 
-TWIN_REWARDS = ("log_improvement_vs_constant",)
-"""Rewards that need a constant-LR twin of every child."""
+TWIN_REWARDS = ("log_improvement_vs_constant", "log_improvement_vs_base")
+"""Rewards that need a twin of every child, trained at the initial LR (times the base schedule for
+`log_improvement_vs_base`)."""
 
 
 def needs_twins(cfg: EnvConfig) -> bool:
-    """Whether `cfg`'s reward needs a constant-LR twin beside every child."""
+    """Whether `cfg`'s reward needs a constant-LR or base-schedule twin beside every child."""
     return cfg.reward in TWIN_REWARDS
 
 
@@ -69,8 +71,9 @@ def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
     `log_improvement_vs_constant`: the log improvement minus the constant-LR twin's (`twin_*`, same
     initialisation and batches, so L[0] is shared): the return is log(L_twin[T] / L[T]), and the luck of
     a seed or task, which both children share, cancels. A twin that diverged contributes 0.
+    `log_improvement_vs_base`: the same, the twin following the base schedule (the caller trains it).
     """
-    if kind == "log_improvement_vs_constant":
+    if kind in TWIN_REWARDS:
         with np.errstate(divide="ignore", invalid="ignore"):
             twin_gain = np.log(twin_prev_val_loss) - np.log(twin_val_loss)
         return decision_reward("log_improvement", prev_val_loss, val_loss) - np.nan_to_num(
@@ -99,7 +102,9 @@ class EpisodeCore:
     """Episodes of K children under one `EnvConfig`: start them, and take a decision for all of them.
 
     Each child has its own seeded RNG (`rngs[i]`: the task, the child seed, the initial LR draw and the
-    LR noise come from it, as from Gymnasium's `env.np_random`), LR, budget and episode state.
+    LR noise come from it, as from Gymnasium's `env.np_random`), LR, budget and episode state. `lrs` are
+    the LRs the children train with; `policy_lrs` the ones the actions move (the same unless
+    `cfg.action_base` multiplies them by a schedule).
     """
 
     def __init__(self, cfg: EnvConfig, children: Children, twins: Children | None = None) -> None:
@@ -116,6 +121,7 @@ class EpisodeCore:
         self.tracker = FeatureTracker(self.k, feature_set(cfg.features))
         self.rngs: list[np.random.Generator] = [episode_rng(None) for _ in range(self.k)]
         self.lrs = np.full(self.k, math.nan)
+        self.policy_lrs = np.full(self.k, math.nan)
         self.initial_lrs = np.full(self.k, math.nan)
         self.decisions = np.zeros(self.k, dtype=np.int64)
         self.running = np.zeros(self.k, dtype=bool)
@@ -148,7 +154,7 @@ class EpisodeCore:
                 self.twins.reset_child(i, child_seed, lr, task)
             self.tasks[i] = task
             self.budgets[i] = self.cfg.child_steps if task is None else task.child_steps
-            self.lrs[i] = self.initial_lrs[i] = lr
+            self.lrs[i] = self.policy_lrs[i] = self.initial_lrs[i] = lr
             self.decisions[i] = 0
             self.running[i] = True
         obs, val_losses = self._observe(None, starting=indices)
@@ -176,10 +182,13 @@ class EpisodeCore:
         cfg, k = self.cfg, self.k
         if not self.running.all():
             raise RuntimeError("step() called on a finished episode; call reset() first")
+        steps_before = self.children.step_counts().copy()  # batched children's is a view training advances
         for i in range(k):
             noise = float(self.rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
-            self.lrs[i] = next_lr(float(self.lrs[i]), actions[i], cfg.action_mode, cfg.max_change, cfg.lr_min,
-                                  cfg.lr_max, noise)
+            self.policy_lrs[i] = next_lr(float(self.policy_lrs[i]), actions[i], cfg.action_mode, cfg.max_change,
+                                         cfg.lr_min, cfg.lr_max, noise)
+            self.lrs[i] = applied_lr(float(self.policy_lrs[i]), self._base_multiplier(i, int(steps_before[i])),
+                                     cfg.lr_min, cfg.lr_max)
         self.children.set_lrs(self.lrs)
         losses = self.children.train(cfg.steps_per_action)
         train_loss = mean_train_loss(losses)
@@ -189,7 +198,7 @@ class EpisodeCore:
         train_losses = train_loss.cpu().numpy()
         step_losses = losses.cpu().numpy()
         self.decisions += 1
-        twin_val_losses = self._train_twins()
+        twin_val_losses = self._train_twins(steps_before)
         rewards = decision_reward(cfg.reward, self._val_losses, val_losses, self._twin_val_losses,
                                   twin_val_losses).astype(np.float32)
         terminated = ~finite | (steps >= self.budgets)
@@ -200,7 +209,8 @@ class EpisodeCore:
                                     "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
                                     "diverged": not finite[i]}
             if self.twins is not None:
-                info["constant_val_loss"] = float(twin_val_losses[i])
+                info["base_val_loss" if cfg.reward == "log_improvement_vs_base" else "constant_val_loss"] = \
+                    float(twin_val_losses[i])
             if not finite[i]:
                 decisions_left = self.budgets[i] // cfg.steps_per_action - self.decisions[i] + 1
                 rewards[i] = -cfg.divergence_penalty * decisions_left
@@ -214,11 +224,21 @@ class EpisodeCore:
         self.running &= ~terminated
         return Decision(obs.copy(), rewards, terminated, infos)
 
-    def _train_twins(self) -> np.ndarray:
-        """Train the constant-LR twins as far as their children; their validation losses (NaN: no twins)."""
+    def _base_multiplier(self, i: int, steps_done: int) -> float:
+        return base_multiplier(self.cfg.action_base, steps_done, int(self.budgets[i]), self.cfg.steps_per_action)
+
+    def _train_twins(self, steps_before: np.ndarray) -> np.ndarray:
+        """Train the twins as far as their children (at the initial LR, times the base schedule for
+        `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
         if self.twins is None:
             return np.full(self.k, math.nan)
-        self.twins.set_lrs(self.initial_lrs)
+        cfg = self.cfg
+        if cfg.reward == "log_improvement_vs_base":
+            self.twins.set_lrs(np.array([applied_lr(float(self.initial_lrs[i]),
+                                                    self._base_multiplier(i, int(steps_before[i])),
+                                                    cfg.lr_min, cfg.lr_max) for i in range(self.k)]))
+        else:
+            self.twins.set_lrs(self.initial_lrs)
         self.twins.train(self.cfg.steps_per_action)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 

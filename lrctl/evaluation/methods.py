@@ -21,16 +21,12 @@ from torch import nn
 from torch.optim.lr_scheduler import (CosineAnnealingLR, LambdaLR, MultiStepLR, OneCycleLR,
                                       ReduceLROnPlateau)
 
-from lrctl.actions import next_lr
+from lrctl.actions import DECAY_SHAPES, next_lr
 from lrctl.baselines.clara import ClaraAdam, ClaraSGD
 from lrctl.evaluation.baseline_names import OPT_IN_BASELINES, PEER_PACKAGES
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
-DECAY_SHAPES = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)),
-                "linear": lambda f: 1.0 - min(1.0, f)}
-"""Decay to 0 as a multiplier of the initial LR, by the fraction f of the budget done (the linear
-baseline's rule, and the shapes the capped baselines follow)."""
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,9 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         (f"- Tasks drawn per episode from {', '.join(cfg.env.tasks.datasets)} (env.tasks; each held-out seed "
          f"draws its own task); a decision every {cfg.env.steps_per_action} steps; " if draws_tasks(cfg.env) else
          f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; ") +
-        f"action mode {cfg.env.action_mode}, max change {cfg.env.max_change:g}; reward {cfg.env.reward}",
+        f"action mode {cfg.env.action_mode}, max change {cfg.env.max_change:g}"
+        + ("" if cfg.env.action_base == "constant" else f", over a {cfg.env.action_base} base schedule")
+        + f"; reward {cfg.env.reward}",
         f"- Held-out seeds: {seeds} (training used seeds {cfg.seed}..{cfg.seed + cfg.ppo.n_envs - 1} "
         "and the episodes drawn from them)",
         "",

@@ -120,7 +120,8 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     # the policy file), whatever the setting's config says.
     spec = policy.spec
     env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(spec.feature_names),
-                                  action_mode=spec.action_mode, max_change=spec.max_change,
+                                  action_mode=spec.action_mode, action_base=spec.action_base,
+                                  max_change=spec.max_change,
                                   lr_min=spec.lr_min, lr_max=spec.lr_max)
     start = time.perf_counter()
     results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks],

@@ -1,0 +1,161 @@
+"""A residual policy (`env.action_base`): the child trains with the policy's LR times a base schedule."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lrctl.actions import DECAY_SHAPES, base_multiplier
+from lrctl.agents.export import policy_spec
+from lrctl.config import ConfigError, env_config
+from lrctl.envs import LRControlEnv
+from lrctl.envs.batched import BatchedLRControlVecEnv
+from lrctl.scheduler import PolicyScheduler
+from tests.conftest import SMALL_ENV
+from tests.policy_helpers import make_policy
+
+STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
+
+
+def test_constant_base_is_one_everywhere():
+    assert {base_multiplier("constant", s, STEPS, EVERY) for s in range(0, STEPS + 10, EVERY)} == {1.0}
+
+
+@pytest.mark.parametrize("shape", ["cosine", "linear"])
+def test_decay_bases_fall_from_near_one_to_near_zero_and_stay_at_zero_past_the_budget(shape):
+    values = [base_multiplier(shape, s, 300, 5) for s in range(0, 300, 5)]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+    assert values[0] > 0.99 and 0 < values[-1] < 0.01  # the last decision still trains
+    assert base_multiplier(shape, 400, 300, 5) == 0.0
+
+
+@pytest.mark.parametrize("shape", ["cosine", "linear"])
+def test_each_decision_gets_the_schedule_at_the_middle_of_its_steps(shape):
+    for start in range(0, 300, 10):
+        fine = [DECAY_SHAPES[shape](t / 300) for t in np.linspace(start, start + 10, 1001)]
+        value = base_multiplier(shape, start, 300, 10)
+        assert min(fine) < value < max(fine)
+        if shape == "linear":  # the mean over the decision's span of the continuous schedule
+            assert value == pytest.approx(np.mean(fine), rel=1e-12)
+
+
+def test_unknown_base_is_a_config_error_naming_the_key():
+    with pytest.raises(ConfigError, match="action_base.*exponential.*cosine"):
+        env_config("digits-mlp", action_base="exponential")
+
+
+def test_the_policy_file_records_the_base():
+    assert policy_spec(env_config("digits-mlp", action_base="linear")).action_base == "linear"
+    assert policy_spec(env_config("digits-mlp")).action_base == "constant"
+
+
+def _keep_all(env, seed=2, lr=1e-2):
+    _, info = env.reset(seed=seed, options={"initial_lr": lr})
+    infos, rewards, done = [], [], False
+    while not done:
+        _, r, done, _, info = env.step(2)
+        infos.append(info)
+        rewards.append(r)
+    return infos, rewards
+
+
+@pytest.mark.parametrize("shape", ["cosine", "linear"])
+def test_keeping_every_decision_follows_the_base_schedule(digits_like, shape):
+    env = LRControlEnv("digits-mlp", data=digits_like, action_base=shape, **SMALL_ENV)
+    infos, _ = _keep_all(env)
+    expected = [1e-2 * DECAY_SHAPES[shape]((s + EVERY / 2) / STEPS) for s in range(0, STEPS, EVERY)]
+    assert [i["lr"] for i in infos] == pytest.approx(expected, rel=1e-12)
+
+
+def test_actions_correct_the_base_by_at_most_the_cap_per_decision(digits_like):
+    base = LRControlEnv("digits-mlp", data=digits_like, action_base="cosine", **SMALL_ENV)
+    raised = LRControlEnv("digits-mlp", data=digits_like, action_base="cosine", **SMALL_ENV)
+    base_lrs = [i["lr"] for i in _keep_all(base)[0]]
+    raised.reset(seed=2, options={"initial_lr": 1e-2})
+    raised_lrs = [raised.step(0)[4]["lr"] for _ in range(raised.n_decisions)]
+    ratios = [r / b for r, b in zip(raised_lrs, base_lrs)]
+    assert ratios == pytest.approx([1.05 ** (d + 1) for d in range(len(ratios))], rel=1e-9)
+
+
+def test_reward_vs_base_is_zero_when_the_policy_keeps_and_the_twin_follows_the_base(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, action_base="cosine", reward="log_improvement_vs_base",
+                       **SMALL_ENV)
+    infos, rewards = _keep_all(env)
+    assert rewards == [0.0] * len(rewards)  # the same network, batches and LRs as its twin: bit for bit
+    assert all(i["base_val_loss"] == i["val_loss"] for i in infos)
+
+
+def test_reward_vs_base_sums_to_the_log_ratio_of_the_base_runs_final_loss(digits_like):
+    env = LRControlEnv("digits-mlp", data=digits_like, action_base="linear", reward="log_improvement_vs_base",
+                       **SMALL_ENV)
+    base = LRControlEnv("digits-mlp", data=digits_like, action_base="linear", reward="log_improvement",
+                        **SMALL_ENV)
+    env.reset(seed=4, options={"initial_lr": 1e-2})
+    base_infos, _ = _keep_all(base, seed=4)
+    total = 0.0
+    for base_info in base_infos:
+        _, r, done, _, info = env.step(1)
+        assert info["base_val_loss"] == pytest.approx(base_info["val_loss"], rel=1e-6)
+        total += r
+    assert done
+    assert total == pytest.approx(math.log(base_infos[-1]["val_loss"] / info["val_loss"]), rel=1e-4, abs=1e-6)
+
+
+def test_batched_children_follow_the_base_as_single_environments_do(digits_like):
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    kwargs = {**SMALL_ENV, "initial_lrs": [1e-2, 1e-3], "action_base": "cosine",
+              "reward": "log_improvement_vs_base"}
+    batched = BatchedLRControlVecEnv(env_config("digits-mlp", **kwargs), 3, data=digits_like)
+    singles = DummyVecEnv([lambda: LRControlEnv("digits-mlp", data=digits_like, **kwargs) for _ in range(3)])
+    batched.seed(5)
+    singles.seed(5)
+    np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
+    rng = np.random.default_rng(0)
+    for _ in range(6):  # crosses an automatic reset
+        actions = rng.integers(0, 3, size=3)
+        _, rb, _, ib = batched.step(actions)
+        _, rs, _, is_ = singles.step(actions)
+        np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
+        assert [a["lr"] for a in ib] == pytest.approx([b["lr"] for b in is_], rel=1e-12)
+
+
+def _scheduler_lrs(data, model, order, val, policy, lr, steps=None, state=None):
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    sched = PolicyScheduler(opt, policy, model=model, val_data=val)
+    if state is not None:
+        opt.load_state_dict(state[0])
+        sched.load_state_dict(state[1])
+    lrs = []
+    for idx in order[:steps]:
+        lrs.append(opt.param_groups[0]["lr"])
+        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+    return lrs, sched, opt
+
+
+@pytest.mark.parametrize("shape,mode", [("cosine", "discrete"), ("linear", "continuous")])
+def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_like, shape, mode):
+    policy = make_policy(mode, features="scale_free_lr", seed=1, action_base=shape)
+    env = LRControlEnv("digits-mlp", data=digits_like, action_mode=mode, action_base=shape,
+                       features="scale_free_lr", **SMALL_ENV)
+    obs, _ = env.reset(seed=3, options={"initial_lr": 1e-3})
+    child = env.child
+    model, order, val = copy.deepcopy(child.model), child.order.clone(), (child.val_x.clone(), child.val_y.clone())
+    env_lrs, done = [], False
+    while not done:
+        obs, _, done, _, info = env.step(policy.act(obs))
+        env_lrs += [info["lr"]] * EVERY
+    twin = copy.deepcopy(model)
+    lrs, _, _ = _scheduler_lrs(digits_like, model, order, val, policy, 1e-3)
+    assert lrs == env_lrs  # exact, step by step
+    first, sched, opt = _scheduler_lrs(digits_like, twin, order, val, policy, 1e-3, steps=12)
+    state = (copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
+    rest, _, _ = _scheduler_lrs(digits_like, twin, order[12:], val, policy, 1e-3, state=state)
+    assert first + rest == lrs  # resuming keeps the policy's own LR
