@@ -4,7 +4,7 @@ schedule that a residual policy's corrections multiply."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,3 +92,22 @@ def next_lr(
         cap = math.log(base)
         new = lr * math.exp(min(cap, max(-cap, exponent * cap + noise)))
     return min(lr_max, max(lr_min, new))
+
+
+class ActionRule(Protocol):
+    """How actions move the LR: an `EnvConfig`, or the `PolicySpec` a policy file records."""
+
+    action_mode: str
+    action_base: str
+    max_change: float
+    lr_min: float
+    lr_max: float
+
+
+def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: int, budget: int,
+                 steps_per_action: int, noise: float = 0.0) -> tuple[float, float]:
+    """One decision: the policy's new LR (`next_lr` of its last one) and the LR the child trains with for
+    the next `steps_per_action` steps (times the base schedule at `steps_done` of `budget`)."""
+    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, rule.max_change, rule.lr_min, rule.lr_max, noise)
+    multiplier = base_multiplier(rule.action_base, steps_done, budget, steps_per_action)
+    return new_policy_lr, applied_lr(new_policy_lr, multiplier, rule.lr_min, rule.lr_max)

@@ -19,7 +19,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrctl.actions import applied_lr, base_multiplier, next_lr
+from lrctl.actions import decision_lrs
 from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.policy import TASK_DISTRIBUTION, Policy, load_policy
@@ -157,10 +157,8 @@ class PolicyScheduler(LRScheduler):
         spec = self.policy.spec
         if spec.action_base == "constant":
             self.policy_lr = lr
-        self.policy_lr = next_lr(self.policy_lr, action, spec.action_mode, spec.max_change, spec.lr_min,
-                                 spec.lr_max)
-        multiplier = base_multiplier(spec.action_base, self.steps_done, self.total_steps, self.steps_per_action)
-        new = applied_lr(self.policy_lr, multiplier, spec.lr_min, spec.lr_max)
+        self.policy_lr, new = decision_lrs(spec, self.policy_lr, action, self.steps_done, self.total_steps,
+                                           self.steps_per_action)
         factor = new / lr
         for i, group in enumerate(self.optimizer.param_groups):
             group["lr"] = new if i == 0 else group["lr"] * factor

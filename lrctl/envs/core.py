@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lrctl.actions import applied_lr, base_multiplier, next_lr
+from lrctl.actions import decision_lrs, keep_action
 from lrctl.config import REWARDS, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_rng, episode_start, final_metrics
@@ -185,10 +185,9 @@ class EpisodeCore:
         steps_before = self.children.step_counts().copy()  # batched children's is a view training advances
         for i in range(k):
             noise = float(self.rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
-            self.policy_lrs[i] = next_lr(float(self.policy_lrs[i]), actions[i], cfg.action_mode, cfg.max_change,
-                                         cfg.lr_min, cfg.lr_max, noise)
-            self.lrs[i] = applied_lr(float(self.policy_lrs[i]), self._base_multiplier(i, int(steps_before[i])),
-                                     cfg.lr_min, cfg.lr_max)
+            self.policy_lrs[i], self.lrs[i] = decision_lrs(cfg, float(self.policy_lrs[i]), actions[i],
+                                                           int(steps_before[i]), int(self.budgets[i]),
+                                                           cfg.steps_per_action, noise)
         self.children.set_lrs(self.lrs)
         losses = self.children.train(cfg.steps_per_action)
         train_loss = mean_train_loss(losses)
@@ -224,19 +223,17 @@ class EpisodeCore:
         self.running &= ~terminated
         return Decision(obs.copy(), rewards, terminated, infos)
 
-    def _base_multiplier(self, i: int, steps_done: int) -> float:
-        return base_multiplier(self.cfg.action_base, steps_done, int(self.budgets[i]), self.cfg.steps_per_action)
-
     def _train_twins(self, steps_before: np.ndarray) -> np.ndarray:
-        """Train the twins as far as their children (at the initial LR, times the base schedule for
-        `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
+        """Train the twins as far as their children (at the initial LR, or keeping every decision over the
+        base schedule for `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
         if self.twins is None:
             return np.full(self.k, math.nan)
         cfg = self.cfg
         if cfg.reward == "log_improvement_vs_base":
-            self.twins.set_lrs(np.array([applied_lr(float(self.initial_lrs[i]),
-                                                    self._base_multiplier(i, int(steps_before[i])),
-                                                    cfg.lr_min, cfg.lr_max) for i in range(self.k)]))
+            keep = keep_action(cfg.action_mode)
+            self.twins.set_lrs(np.array([decision_lrs(cfg, float(self.initial_lrs[i]), keep, int(steps_before[i]),
+                                                      int(self.budgets[i]), cfg.steps_per_action)[1]
+                                         for i in range(self.k)]))
         else:
             self.twins.set_lrs(self.initial_lrs)
         self.twins.train(self.cfg.steps_per_action)
