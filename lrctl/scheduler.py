@@ -81,6 +81,12 @@ class PolicyScheduler(LRScheduler):
                 f"{spec.steps_per_action} steps (on {spec.setting}); its decisions may not carry over",
                 stacklevel=2,
             )
+        if total_steps is None and spec.action_base != "constant":
+            warnings.warn(
+                f"the policy lays a {spec.action_base} decay to 0 over total_steps, which defaults to "
+                f"{spec.child_steps}; pass total_steps=your training budget in optimizer steps",
+                stacklevel=2,
+            )
         if self.total_steps != spec.child_steps and spec.setting != TASK_DISTRIBUTION:
             warnings.warn(
                 f"total_steps={self.total_steps}, but the policy was trained for a budget of "

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -125,7 +126,7 @@ def test_batched_children_follow_the_base_as_single_environments_do(digits_like)
 
 def _scheduler_lrs(data, model, order, val, policy, lr, steps=None, state=None):
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    sched = PolicyScheduler(opt, policy, model=model, val_data=val)
+    sched = PolicyScheduler(opt, policy, model=model, val_data=val, total_steps=STEPS)
     if state is not None:
         opt.load_state_dict(state[0])
         sched.load_state_dict(state[1])
@@ -159,3 +160,15 @@ def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_lik
     state = (copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
     rest, _, _ = _scheduler_lrs(digits_like, twin, order[12:], val, policy, 1e-3, state=state)
     assert first + rest == lrs  # resuming keeps the policy's own LR
+
+
+def test_policy_scheduler_asks_for_the_budget_a_residual_policy_decays_over(digits_like):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    val = (digits_like.val_x[:8], digits_like.val_y[:8])
+    residual = make_policy("discrete", features="scale_free_lr", action_base="linear")
+    with pytest.warns(UserWarning, match="linear decay to 0 over total_steps, which defaults to 20"):
+        PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-3), residual, model=model, val_data=val)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-3), residual, model=model, val_data=val,
+                        total_steps=20)
