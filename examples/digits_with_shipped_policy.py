@@ -29,9 +29,9 @@ def main() -> None:
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
     val_batch = (data.val_x[:256], data.val_y[:256])  # the policy was trained with 256 validation samples
+    total_steps, batch_size = 500, 64
     scheduler = lrctl.PolicyScheduler(optimizer, lrctl.shipped_policy_path(args.policy),
-                                      model=model, val_data=val_batch)
-    total_steps, batch_size = scheduler.total_steps, 64
+                                      model=model, val_data=val_batch, total_steps=total_steps)
     generator = torch.Generator().manual_seed(args.seed)
     for step in range(1, total_steps + 1):
         idx = torch.randint(len(data.train_x), (batch_size,), generator=generator)
