@@ -40,3 +40,15 @@ def test_a_setting_policy_fits_its_setting_as_it_now_is(setting):
 def test_shipped_policies_record_their_optimizers():
     for name in ("general", "digits-mlp"):
         assert load_policy(shipped_policy_path(name)).spec.optimizers == ("adam",)
+
+
+def test_the_general_policy_acts_as_its_config_says():
+    from pathlib import Path
+
+    from lrctl.config import load_config
+    from lrctl.features import feature_set
+
+    env = load_config(Path(__file__).parents[1] / "configs" / "general.yaml").env
+    spec = load_policy(shipped_policy_path()).spec
+    assert (spec.action_base, spec.max_change, spec.action_mode) == (env.action_base, env.max_change, env.action_mode)
+    assert spec.feature_names == feature_set(env.features)
