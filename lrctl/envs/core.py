@@ -16,6 +16,7 @@ Children are anything with the `Children` interface; observations come from `lrc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -50,9 +51,9 @@ class Children(Protocol):
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
 
 
-TWIN_REWARDS = ("log_improvement_vs_constant", "log_improvement_vs_base")
-"""Rewards that need a twin of every child, trained at the initial LR (times the base schedule for
-`log_improvement_vs_base`)."""
+TWIN_REWARDS = {"log_improvement_vs_constant": "constant_val_loss", "log_improvement_vs_base": "base_val_loss"}
+"""Rewards that need a twin of every child, which keeps every decision (at the initial LR, or over the
+base schedule for `log_improvement_vs_base`), and the info key of the twin's validation loss."""
 
 
 def needs_twins(cfg: EnvConfig) -> bool:
@@ -110,8 +111,11 @@ class EpisodeCore:
     def __init__(self, cfg: EnvConfig, children: Children, twins: Children | None = None) -> None:
         if needs_twins(cfg) != (twins is not None):
             raise ValueError(f"reward {cfg.reward!r} needs constant-LR twins exactly when it is one of "
-                             f"{TWIN_REWARDS}")
+                             f"{tuple(TWIN_REWARDS)}")
         self.cfg = cfg
+        # The twin keeps every decision under this rule: the base schedule only for log_improvement_vs_base.
+        self._twin_rule = cfg if cfg.reward == "log_improvement_vs_base" else \
+            dataclasses.replace(cfg, action_base="constant")
         self.children = children
         self.twins = twins
         self.k = children.k
@@ -208,8 +212,7 @@ class EpisodeCore:
                                     "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
                                     "diverged": not finite[i]}
             if self.twins is not None:
-                info["base_val_loss" if cfg.reward == "log_improvement_vs_base" else "constant_val_loss"] = \
-                    float(twin_val_losses[i])
+                info[TWIN_REWARDS[cfg.reward]] = float(twin_val_losses[i])
             if not finite[i]:
                 decisions_left = self.budgets[i] // cfg.steps_per_action - self.decisions[i] + 1
                 rewards[i] = -cfg.divergence_penalty * decisions_left
@@ -228,14 +231,10 @@ class EpisodeCore:
         base schedule for `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
         if self.twins is None:
             return np.full(self.k, math.nan)
-        cfg = self.cfg
-        if cfg.reward == "log_improvement_vs_base":
-            keep = keep_action(cfg.action_mode)
-            self.twins.set_lrs(np.array([decision_lrs(cfg, float(self.initial_lrs[i]), keep, int(steps_before[i]),
-                                                      int(self.budgets[i]), cfg.steps_per_action)[1]
-                                         for i in range(self.k)]))
-        else:
-            self.twins.set_lrs(self.initial_lrs)
+        rule, keep = self._twin_rule, keep_action(self.cfg.action_mode)
+        self.twins.set_lrs(np.array([decision_lrs(rule, float(self.initial_lrs[i]), keep, int(steps_before[i]),
+                                                  int(self.budgets[i]), self.cfg.steps_per_action)[1]
+                                     for i in range(self.k)]))
         self.twins.train(self.cfg.steps_per_action)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
