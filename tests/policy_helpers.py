@@ -1,12 +1,18 @@
-"""Small hand-made policies for scheduler and policy-file tests."""
+"""Small hand-made policies for scheduler and policy-file tests, and the plain loop that deploys one."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from lrctl.envs import LRControlEnv
 from lrctl.features import FEATURE_NAMES, feature_set
 from lrctl.policy import Policy, PolicySpec, build_actor
+from lrctl.scheduler import PolicyScheduler
+from tests.conftest import SMALL_ENV
 
 
 _SCALE_FREE_STATS = {"log_val_ratio": (-0.3, 0.1), "log_train_ratio": (-0.3, 0.1), "log_lr_ratio": (0.0, 0.05),
@@ -30,3 +36,33 @@ def make_policy(action_mode: str = "discrete", steps_per_action: int = 5, child_
     mean = np.array([stats[n][0] for n in names])
     var = np.array([stats[n][1] for n in names])
     return Policy(spec, actor, mean, var, 10.0, 1e-8, np.array([-0.5], dtype=np.float32))
+
+
+def env_and_child(data, mode, seed=3, lr=1e-3, features="paper", **options):
+    """A small environment reset to (`seed`, `lr`), its first observation, and a copy of its child's
+    start: model, batch order, validation inputs and labels."""
+    env = LRControlEnv("digits-mlp", data=data, action_mode=mode, features=features, **SMALL_ENV, **options)
+    obs, _ = env.reset(seed=seed, options={"initial_lr": lr})
+    child = env.child
+    start = (copy.deepcopy(child.model), child.order.clone(), child.val_x.clone(), child.val_y.clone())
+    return env, obs, start
+
+
+def plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=None, opt_state=None,
+               total_steps=None):
+    """Train `model` on the batches of `order` (the first `steps`) with `PolicyScheduler`; the LR of
+    every step, the scheduler and the optimizer. `*_state` resume both first."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # the environment's child optimizer
+    sched = PolicyScheduler(opt, policy, model=model, val_data=val, total_steps=total_steps)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+        sched.load_state_dict(sched_state)
+    lrs = []
+    for idx in order[:steps]:
+        lrs.append(opt.param_groups[0]["lr"])
+        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+    return lrs, sched, opt

@@ -7,39 +7,12 @@ import warnings
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from lrctl.envs import LRControlEnv
 from lrctl.policy import save_policy
 from lrctl.scheduler import PolicyScheduler
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import make_policy
-
-
-def _env_and_child(data, mode, seed=3, lr=1e-3, features="paper"):
-    env = LRControlEnv("digits-mlp", data=data, action_mode=mode, features=features, **SMALL_ENV)
-    obs, _ = env.reset(seed=seed, options={"initial_lr": lr})
-    child = env.child
-    start = (copy.deepcopy(child.model), child.order.clone(), child.val_x.clone(), child.val_y.clone())
-    return env, obs, start
-
-
-def _plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=None, opt_state=None):
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # the environment's child optimizer
-    sched = PolicyScheduler(opt, policy, model=model, val_data=val)
-    if opt_state is not None:
-        opt.load_state_dict(opt_state)
-        sched.load_state_dict(sched_state)
-    lrs = []
-    for idx in order[:steps]:
-        lrs.append(opt.param_groups[0]["lr"])
-        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step(loss.item())
-    return lrs, sched, opt
+from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
 
 @pytest.mark.parametrize("mode,features,seed", [("discrete", "paper", 0), ("continuous", "paper", 0),
@@ -48,12 +21,12 @@ def _plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=Non
                                                 ("discrete", "scale_free_lr", 1)])
 def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features, seed):
     policy = make_policy(mode, features=features, seed=seed)  # a seed whose random policy moves the LR
-    env, obs, (model, order, vx, vy) = _env_and_child(digits_like, mode, features=features)
+    env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features=features)
     env_lrs, done = [], False
     while not done:
         obs, _, done, _, info = env.step(policy.act(obs))
         env_lrs += [info["lr"]] * SMALL_ENV["steps_per_action"]
-    lrs, _, _ = _plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)
+    lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)
     assert lrs == env_lrs  # exact, step by step
     assert len(set(lrs)) > 1  # the policy did move the LR
 
@@ -61,14 +34,14 @@ def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features,
 @pytest.mark.parametrize("features", ["paper", "scale_free", "scale_free_horizon", "scale_free_lr"])
 def test_resuming_from_state_dict_gives_the_same_later_lrs(digits_like, features):
     policy = make_policy("continuous", features=features)
-    _, _, (model, order, vx, vy) = _env_and_child(digits_like, "continuous")
+    _, _, (model, order, vx, vy) = env_and_child(digits_like, "continuous")
     twin = copy.deepcopy(model)
-    full, _, _ = _plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)
-    first, sched, opt = _plain_loop(digits_like, twin, order, (vx, vy), policy, 1e-3, steps=12)
+    full, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)
+    first, sched, opt = plain_loop(digits_like, twin, order, (vx, vy), policy, 1e-3, steps=12)
     saved = (copy.deepcopy(twin.state_dict()), copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
     resumed = copy.deepcopy(twin)
     resumed.load_state_dict(saved[0])
-    rest, _, _ = _plain_loop(digits_like, resumed, order[12:], (vx, vy), policy, 1e-3,
+    rest, _, _ = plain_loop(digits_like, resumed, order[12:], (vx, vy), policy, 1e-3,
                              sched_state=saved[2], opt_state=saved[1])
     assert first + rest == full
 

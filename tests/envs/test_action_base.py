@@ -7,16 +7,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lrctl.actions import DECAY_SHAPES, base_multiplier
 from lrctl.agents.export import policy_spec
 from lrctl.config import ConfigError, env_config
 from lrctl.envs import LRControlEnv
-from lrctl.envs.batched import BatchedLRControlVecEnv
 from lrctl.scheduler import PolicyScheduler
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import make_policy
+from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
 STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
 
@@ -105,60 +103,20 @@ def test_reward_vs_base_sums_to_the_log_ratio_of_the_base_runs_final_loss(digits
     assert total == pytest.approx(math.log(base_infos[-1]["val_loss"] / info["val_loss"]), rel=1e-4, abs=1e-6)
 
 
-def test_batched_children_follow_the_base_as_single_environments_do(digits_like):
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    kwargs = {**SMALL_ENV, "initial_lrs": [1e-2, 1e-3], "action_base": "cosine",
-              "reward": "log_improvement_vs_base"}
-    batched = BatchedLRControlVecEnv(env_config("digits-mlp", **kwargs), 3, data=digits_like)
-    singles = DummyVecEnv([lambda: LRControlEnv("digits-mlp", data=digits_like, **kwargs) for _ in range(3)])
-    batched.seed(5)
-    singles.seed(5)
-    np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
-    rng = np.random.default_rng(0)
-    for _ in range(6):  # crosses an automatic reset
-        actions = rng.integers(0, 3, size=3)
-        _, rb, _, ib = batched.step(actions)
-        _, rs, _, is_ = singles.step(actions)
-        np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
-        assert [a["lr"] for a in ib] == pytest.approx([b["lr"] for b in is_], rel=1e-12)
-
-
-def _scheduler_lrs(data, model, order, val, policy, lr, steps=None, state=None):
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    sched = PolicyScheduler(opt, policy, model=model, val_data=val, total_steps=STEPS)
-    if state is not None:
-        opt.load_state_dict(state[0])
-        sched.load_state_dict(state[1])
-    lrs = []
-    for idx in order[:steps]:
-        lrs.append(opt.param_groups[0]["lr"])
-        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step(loss.item())
-    return lrs, sched, opt
-
-
 @pytest.mark.parametrize("shape,mode", [("cosine", "discrete"), ("linear", "continuous")])
 def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_like, shape, mode):
     policy = make_policy(mode, features="scale_free_lr", seed=1, action_base=shape)
-    env = LRControlEnv("digits-mlp", data=digits_like, action_mode=mode, action_base=shape,
-                       features="scale_free_lr", **SMALL_ENV)
-    obs, _ = env.reset(seed=3, options={"initial_lr": 1e-3})
-    child = env.child
-    model, order, val = copy.deepcopy(child.model), child.order.clone(), (child.val_x.clone(), child.val_y.clone())
+    env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features="scale_free_lr", action_base=shape)
     env_lrs, done = [], False
     while not done:
         obs, _, done, _, info = env.step(policy.act(obs))
         env_lrs += [info["lr"]] * EVERY
     twin = copy.deepcopy(model)
-    lrs, _, _ = _scheduler_lrs(digits_like, model, order, val, policy, 1e-3)
+    lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3, total_steps=STEPS)
     assert lrs == env_lrs  # exact, step by step
-    first, sched, opt = _scheduler_lrs(digits_like, twin, order, val, policy, 1e-3, steps=12)
-    state = (copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
-    rest, _, _ = _scheduler_lrs(digits_like, twin, order[12:], val, policy, 1e-3, state=state)
+    first, sched, opt = plain_loop(digits_like, twin, order, (vx, vy), policy, 1e-3, steps=12, total_steps=STEPS)
+    rest, _, _ = plain_loop(digits_like, twin, order[12:], (vx, vy), policy, 1e-3, total_steps=STEPS,
+                            sched_state=copy.deepcopy(sched.state_dict()), opt_state=copy.deepcopy(opt.state_dict()))
     assert first + rest == lrs  # resuming keeps the policy's own LR
 
 

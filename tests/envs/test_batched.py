@@ -128,8 +128,11 @@ def test_initial_lr_from_set_options_and_reset_episodes(digits_like):
         batched.reset_episodes([1, 2, 3, 4], [1e-3, 1e-3, 1e-3, 50.0])
 
 
-def test_reward_vs_constant_matches_single_environments(digits_like):
-    batched, singles = _pair(digits_like, reward="log_improvement_vs_constant")
+@pytest.mark.parametrize("options,twin_key", [({"reward": "log_improvement_vs_constant"}, "constant_val_loss"),
+                                               ({"reward": "log_improvement_vs_base", "action_base": "cosine"},
+                                                "base_val_loss")])
+def test_twin_rewards_match_single_environments(digits_like, options, twin_key):
+    batched, singles = _pair(digits_like, **options)
     np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(1)
     for _ in range(6):
@@ -137,4 +140,5 @@ def test_reward_vs_constant_matches_single_environments(digits_like):
         _, rb, _, ib = batched.step(actions)
         _, rs, _, is_ = singles.step(actions)
         np.testing.assert_allclose(rb, rs, rtol=1e-4, atol=1e-5)
-        assert [a["constant_val_loss"] for a in ib] == pytest.approx([b["constant_val_loss"] for b in is_], rel=1e-4)
+        assert [a[twin_key] for a in ib] == pytest.approx([b[twin_key] for b in is_], rel=1e-4)
+        assert [a["lr"] for a in ib] == pytest.approx([b["lr"] for b in is_], rel=1e-12)
