@@ -27,6 +27,22 @@ def test_shipped_configs_load(name):
     assert cfg.env.setting == name.replace("_", "-").replace("fmnist-lenet5", "fmnist-lenet5")
 
 
+EXPERIMENT_CONFIGS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_CONFIGS, ids=lambda p: p.stem)
+def test_experiment_configs_load_into_their_own_run_dir(path):
+    """docs/results quotes these as commands; each must load and write to a run folder of its own."""
+    cfg = load_config(path)
+    assert yaml.safe_load(path.read_text())["run_dir"] == cfg.run_dir
+    assert cfg.run_dir.startswith("runs/")
+
+
+def test_experiment_run_dirs_are_distinct():
+    run_dirs = [load_config(p).run_dir for p in EXPERIMENT_CONFIGS]
+    assert len(set(run_dirs)) == len(run_dirs)
+
+
 def test_yaml_round_trip(tmp_path):
     cfg = load_config(None, ["env.initial_lrs=[0.1, 0.01]", "ppo.n_envs=1"])
     path = tmp_path / "c.yaml"
