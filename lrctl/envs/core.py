@@ -110,7 +110,7 @@ class EpisodeCore:
 
     def __init__(self, cfg: EnvConfig, children: Children, twins: Children | None = None) -> None:
         if needs_twins(cfg) != (twins is not None):
-            raise ValueError(f"reward {cfg.reward!r} needs constant-LR twins exactly when it is one of "
+            raise ValueError(f"reward {cfg.reward!r} needs twins that keep every decision exactly when it is one of "
                              f"{tuple(TWIN_REWARDS)}")
         self.cfg = cfg
         # The twin keeps every decision under this rule: the base schedule only for log_improvement_vs_base.
