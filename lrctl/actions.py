@@ -13,11 +13,33 @@ DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP = 0, 1, 2
 DECAY_SHAPES = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)),
                 "linear": lambda f: 1.0 - min(1.0, f)}
 """Decay to 0 as a multiplier of the initial LR, by the fraction f of the budget done: the cosine and
-linear baselines, the shapes the capped baselines follow, and the bases of a residual policy."""
+linear baselines and the shapes the capped baselines follow."""
 
-ACTION_BASES = ("constant",) + tuple(DECAY_SHAPES)
+ONECYCLE_WARMUP, ONECYCLE_DIV, ONECYCLE_FINAL_DIV = 0.3, 25.0, 1e4
+"""`torch.optim.lr_scheduler.OneCycleLR`'s defaults: pct_start, div_factor, final_div_factor."""
+
+
+def _cosine_between(start: float, end: float, progress: float) -> float:
+    return end + (start - end) / 2.0 * (1.0 + math.cos(math.pi * progress))
+
+
+def onecycle_shape(f: float) -> float:
+    """OneCycleLR's multiplier of max_lr (its default cosine phases) at the fraction f of the budget: up
+    from 1/25 to 1 over the first 30%, then down to 1/(25 * 1e4) at the end."""
+    f = min(1.0, max(0.0, f))
+    low = 1.0 / ONECYCLE_DIV
+    if f <= ONECYCLE_WARMUP:
+        return _cosine_between(low, 1.0, f / ONECYCLE_WARMUP)
+    return _cosine_between(1.0, low / ONECYCLE_FINAL_DIV, (f - ONECYCLE_WARMUP) / (1.0 - ONECYCLE_WARMUP))
+
+
+BASE_SHAPES = {**DECAY_SHAPES, "onecycle": onecycle_shape}
+"""The schedules a residual policy's LR is multiplied by, as multipliers of the initial LR by the
+fraction of the budget done."""
+
+ACTION_BASES = ("constant",) + tuple(BASE_SHAPES)
 """What the policy's LR is multiplied by before it is applied (`env.action_base`): constant (1, the
-policy moves the LR itself), or a decay shape, so that keeping is that schedule and actions correct it."""
+policy moves the LR itself), or a base shape, so that keeping is that schedule and actions correct it."""
 
 
 def base_multiplier(action_base: str, steps_done: int, budget: int, steps_per_action: int) -> float:
@@ -25,13 +47,13 @@ def base_multiplier(action_base: str, steps_done: int, budget: int, steps_per_ac
 
     It is taken at the middle of those steps, so that each decision's LR is about the schedule's mean
     over them (exactly so for linear), and the last decision's LR is not zero. Past the budget
-    the base stays at its end, 0.
+    the base stays at its end.
     """
     if action_base == "constant":
         return 1.0
-    if action_base not in DECAY_SHAPES:
+    if action_base not in BASE_SHAPES:
         raise ValueError(f"unknown action base {action_base!r}; allowed: {', '.join(ACTION_BASES)}")
-    return DECAY_SHAPES[action_base](min(1.0, (steps_done + steps_per_action / 2) / budget))
+    return BASE_SHAPES[action_base](min(1.0, (steps_done + steps_per_action / 2) / budget))
 
 
 def applied_lr(policy_lr: float, multiplier: float, lr_min: float, lr_max: float) -> float:

@@ -98,7 +98,9 @@ class EnvConfig:
     action_base: str = "constant"
     """What the policy's LR is multiplied by before the optimizer gets it: constant (the policy moves the
     LR itself), cosine or linear (a residual policy: the base decays from the initial LR to 0 over the
-    budget, keeping follows it, and each action corrects it by at most max_change per decision)."""
+    budget, keeping follows it, and each action corrects it by at most max_change per decision), or
+    onecycle (the same over OneCycleLR's default shape with max_lr = the initial LR: up from 1/25 of it
+    over the first 30% of the budget, then down)."""
     max_change: float = 0.05
     """Largest relative LR change per decision, in (0, 1)."""
     lr_noise_std: float = 0.0

@@ -47,7 +47,7 @@ class PolicyScheduler(LRScheduler):
         last_epoch: as for every `LRScheduler`; leave at -1 and use `load_state_dict` to resume.
 
     The first decision happens at construction, before any training step, as at an episode's reset.
-    A residual policy (trained with `env.action_base` cosine or linear) moves its own LR, `policy_lr`,
+    A residual policy (trained with `env.action_base` cosine, linear or onecycle) moves its own LR, `policy_lr`,
     and the optimizer gets it times the base schedule at ``steps / total_steps``; for any other policy
     `policy_lr` is the optimizer's LR, so that a change made to it by hand carries on.
     """
@@ -83,7 +83,7 @@ class PolicyScheduler(LRScheduler):
             )
         if total_steps is None and spec.action_base != "constant":
             warnings.warn(
-                f"the policy lays a {spec.action_base} decay to 0 over total_steps, which defaults to "
+                f"the policy lays its {spec.action_base} base schedule over total_steps, which defaults to "
                 f"{spec.child_steps}; pass total_steps=your training budget in optimizer steps",
                 stacklevel=2,
             )

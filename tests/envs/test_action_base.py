@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrctl.actions import DECAY_SHAPES, base_multiplier
+from lrctl.actions import BASE_SHAPES, base_multiplier, onecycle_shape
 from lrctl.agents.export import policy_spec
 from lrctl.config import ConfigError, env_config
 from lrctl.envs import LRControlEnv
@@ -31,14 +31,37 @@ def test_decay_bases_fall_from_near_one_to_near_zero_and_stay_at_zero_past_the_b
     assert base_multiplier(shape, 400, 300, 5) == 0.0
 
 
-@pytest.mark.parametrize("shape", ["cosine", "linear"])
+@pytest.mark.parametrize("shape", list(BASE_SHAPES))
 def test_each_decision_gets_the_schedule_at_the_middle_of_its_steps(shape):
     for start in range(0, 300, 10):
-        fine = [DECAY_SHAPES[shape](t / 300) for t in np.linspace(start, start + 10, 1001)]
+        fine = [BASE_SHAPES[shape](t / 300) for t in np.linspace(start, start + 10, 1001)]
         value = base_multiplier(shape, start, 300, 10)
         assert min(fine) < value < max(fine)
         if shape == "linear":  # the mean over the decision's span of the continuous schedule
             assert value == pytest.approx(np.mean(fine), rel=1e-12)
+
+
+def test_onecycle_base_is_torchs_onecycle_shape():
+    steps = 2000
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=steps)
+    torch_lrs = []
+    for _ in range(steps):
+        torch_lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    ours = [onecycle_shape(t / steps) for t in range(steps)]
+    assert ours == pytest.approx(torch_lrs, abs=2e-3)  # torch's phases end one step earlier
+    assert ours[0] == pytest.approx(1 / 25) and max(ours) == pytest.approx(1.0)
+    assert int(np.argmax(ours)) == pytest.approx(0.3 * steps, abs=1)
+
+
+def test_onecycle_base_rises_then_falls_and_stays_at_its_end_past_the_budget():
+    values = [base_multiplier("onecycle", s, 300, 5) for s in range(0, 300, 5)]
+    peak = int(np.argmax(values))
+    assert values[:peak + 1] == sorted(values[:peak + 1]) and values[peak:] == sorted(values[peak:], reverse=True)
+    assert 0.04 < values[0] < 0.05 and values[peak] > 0.99 and values[-1] < 0.01
+    assert base_multiplier("onecycle", 400, 300, 5) == onecycle_shape(1.0) > 0
 
 
 def test_unknown_base_is_a_config_error_naming_the_key():
@@ -61,11 +84,11 @@ def _keep_all(env, seed=2, lr=1e-2):
     return infos, rewards
 
 
-@pytest.mark.parametrize("shape", ["cosine", "linear"])
+@pytest.mark.parametrize("shape", list(BASE_SHAPES))
 def test_keeping_every_decision_follows_the_base_schedule(digits_like, shape):
     env = LRControlEnv("digits-mlp", data=digits_like, action_base=shape, **SMALL_ENV)
     infos, _ = _keep_all(env)
-    expected = [1e-2 * DECAY_SHAPES[shape]((s + EVERY / 2) / STEPS) for s in range(0, STEPS, EVERY)]
+    expected = [1e-2 * BASE_SHAPES[shape]((s + EVERY / 2) / STEPS) for s in range(0, STEPS, EVERY)]
     assert [i["lr"] for i in infos] == pytest.approx(expected, rel=1e-12)
 
 
@@ -103,7 +126,7 @@ def test_reward_vs_base_sums_to_the_log_ratio_of_the_base_runs_final_loss(digits
     assert total == pytest.approx(math.log(base_infos[-1]["val_loss"] / info["val_loss"]), rel=1e-4, abs=1e-6)
 
 
-@pytest.mark.parametrize("shape,mode", [("cosine", "discrete"), ("linear", "continuous")])
+@pytest.mark.parametrize("shape,mode", [("cosine", "discrete"), ("linear", "continuous"), ("onecycle", "discrete")])
 def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_like, shape, mode):
     policy = make_policy(mode, features="scale_free_lr", seed=1, action_base=shape)
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features="scale_free_lr", action_base=shape)
@@ -124,7 +147,7 @@ def test_policy_scheduler_asks_for_the_budget_a_residual_policy_decays_over(digi
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     val = (digits_like.val_x[:8], digits_like.val_y[:8])
     residual = make_policy("discrete", features="scale_free_lr", action_base="linear")
-    with pytest.warns(UserWarning, match="linear decay to 0 over total_steps, which defaults to 20"):
+    with pytest.warns(UserWarning, match="linear base schedule over total_steps, which defaults to 20"):
         PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-3), residual, model=model, val_data=val)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
