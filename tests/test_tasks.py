@@ -191,6 +191,30 @@ def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
     assert [r.lrs for r in runs] == [run_task(t).lrs for t in tasks]  # each seed's own task and budget
 
 
+def test_evaluation_summary_lists_the_task_each_seed_trained(tmp_path):
+    from lrctl.evaluation.outputs import summary_markdown
+    from lrctl.evaluation.protocol import evaluate, plan_for
+    from lrctl.policy import save_policy
+    from tests.policy_helpers import make_policy
+
+    path = tmp_path / "policy.pt"
+    save_policy(make_policy(steps_per_action=5), path)
+    seeds = [1, 2, 3]
+    result = evaluate(plan_for(env_config(**SMALL), str(path), seeds=seeds, initial_lrs=[1e-3], workers=1,
+                               baselines=["constant"], include_peers=False))
+    summary = summary_markdown(result)
+    assert "Tasks drawn per seed from synthetic" in summary and "Budget " not in summary
+    rows = summary.split("## Tasks")[1].strip().splitlines()[2:]
+    assert len(rows) == len(seeds)
+    for seed, row in zip(seeds, rows):
+        task = draw_task(env_config(**SMALL), episode_rng(seed))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells == [str(seed), f"synthetic (data seed {task.data_seed})", task.model, str(task.batch_size),
+                         str(task.child_steps), task.optimizer]
+        trained = [r for r in result.runs if r.seed == seed]
+        assert {len(r.lrs) for r in trained} == {task.child_steps}  # the row is the task the seed trained
+
+
 @pytest.mark.parametrize("override, message", [
     ("env.tasks.datasets=[imagenet]", "env.tasks.datasets[0]: unknown value 'imagenet'"),
     ("env.tasks.activations=[swish]", "env.tasks.activations[0]: unknown value 'swish'"),

@@ -16,6 +16,8 @@ from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
+from lrctl.envs.child import episode_rng
+from lrctl.tasks import draws_tasks, episode_task
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
                  "test_loss", "test_accuracy", "val_auc", "final_lr")
@@ -80,11 +82,14 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     if commands:
         lines += ["Command (it also writes `curves.csv`, the per-step LR and losses, which results folders in git "
                   "leave out):", "", "```", commands, "```", ""]
+    if draws_tasks(plan.env):
+        task_line = (f"- Tasks drawn per seed from {', '.join(plan.env.tasks.datasets)} (`env.tasks`; each seed's "
+                     "dataset, child, batch size, budget and optimizer are under Tasks below)")
+    else:
+        task_line = (f"- Budget {plan.env.child_steps} child steps (optimizer {plan.env.optimizer} unless the method "
+                     f"brings its own), batch {plan.env.batch_size}")
     lines += [
-        f"- Budget {plan.env.child_steps} child steps (optimizer {plan.env.optimizer} unless the method brings "
-        "its own), "
-        f"batch {plan.env.batch_size}; validation subset {plan.env.val_subset_size} samples every "
-        f"{plan.env.steps_per_action} steps",
+        f"{task_line}; validation subset {plan.env.val_subset_size} samples every {plan.env.steps_per_action} steps",
         f"- Held-out evaluation seeds: {', '.join(map(str, plan.seeds))}; tuning seeds: "
         f"{', '.join(map(str, plan.tuning_seeds))}",
         f"- Policy: {_display_path(plan.policy_path) if plan.policy_path else 'none'}",
@@ -142,7 +147,19 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
             )
         lines.append("")
     lines += ["## Methods", ""] + [f"- `{m}`: {note}" for m, note in result.methods.items()] + [""]
+    if draws_tasks(plan.env):
+        lines += _tasks_table(result)
     return "\n".join(lines)
+
+
+def _tasks_table(result: EvaluationResult) -> list[str]:
+    """Each seed's drawn task (the draw every method's episode of that seed makes)."""
+    lines = ["## Tasks", "", "| seed | dataset | child | batch | steps | optimizer |", "| --- " * 6 + "|"]
+    for seed in result.plan.seeds:
+        task = episode_task(result.plan.env, episode_rng(seed))
+        dataset = task.dataset if task.dataset != "synthetic" else f"synthetic (data seed {task.data_seed})"
+        lines.append(f"| {seed} | {dataset} | {task.model} | {task.batch_size} | {task.child_steps} | {task.optimizer} |")
+    return lines + [""]
 
 
 def plot_initial_lr(result: EvaluationResult, initial_lr: float, path: Path) -> Path:
