@@ -191,18 +191,19 @@ def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
     assert [r.lrs for r in runs] == [run_task(t).lrs for t in tasks]  # each seed's own task and budget
 
 
-def test_evaluation_summary_lists_the_task_each_seed_trained(tmp_path):
-    from lrctl.evaluation.outputs import summary_markdown
+def test_evaluation_outputs_list_the_task_each_seed_trained_and_plot_runs_of_other_budgets(tmp_path):
+    from lrctl.evaluation.outputs import summary_markdown, write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
     from lrctl.policy import save_policy
     from tests.policy_helpers import make_policy
 
     path = tmp_path / "policy.pt"
     save_policy(make_policy(steps_per_action=5), path)
-    seeds = [1, 2, 3]
+    seeds = [0, 1, 2]  # budgets of 10, 20 and 20 steps
     result = evaluate(plan_for(env_config(**SMALL), str(path), seeds=seeds, initial_lrs=[1e-3], workers=1,
                                baselines=["constant"], include_peers=False))
     summary = summary_markdown(result)
+    assert summary.startswith("# Evaluation: tasks drawn from synthetic (env.tasks)")
     assert "Tasks drawn per seed from synthetic" in summary and "Budget " not in summary
     rows = summary.split("## Tasks")[1].strip().splitlines()[2:]
     assert len(rows) == len(seeds)
@@ -213,6 +214,24 @@ def test_evaluation_summary_lists_the_task_each_seed_trained(tmp_path):
                          str(task.child_steps), task.optimizer]
         trained = [r for r in result.runs if r.seed == seed]
         assert {len(r.lrs) for r in trained} == {task.child_steps}  # the row is the task the seed trained
+    assert len({len(r.lrs) for r in result.runs}) == 2  # budgets of 10 and 20 steps among the seeds
+    paths = write_outputs(result, tmp_path / "eval")
+    assert paths["plot_0.001"].stat().st_size > 0
+
+
+def test_runs_of_other_budgets_are_averaged_over_the_fraction_of_each_budget():
+    from lrctl.evaluation.outputs import _mean_curves
+    from lrctl.evaluation.records import RunResult
+
+    short = RunResult("m", 1, 1e-3, lrs=[1e-3] * 10, val_steps=[0, 5, 10], val_losses=[2.0, 1.0, 0.5])
+    long = RunResult("m", 2, 1e-3, lrs=[1e-3] * 10 + [3e-3] * 10, val_steps=[0, 5, 10, 15, 20],
+                     val_losses=[2.0, 1.5, 1.0, 0.75, 0.5])
+    lr_x, lrs, val_x, vals = _mean_curves([short, long])
+    assert lr_x[0] == 0.0 and lr_x[-1] == 1.0 and list(val_x) == list(lr_x)
+    assert lrs[-1] == pytest.approx((1e-3 + 3e-3) / 2) and vals[0] == 2.0 and vals[-1] == 0.5
+    assert vals[len(vals) // 2] == pytest.approx(1.0)  # both at half their budget (step 5 and step 10)
+    steps, same_lrs, _, _ = _mean_curves([short, short])
+    assert list(steps) == list(range(1, 11)) and list(same_lrs) == [1e-3] * 10
 
 
 @pytest.mark.parametrize("override, message", [

@@ -10,9 +10,11 @@ import csv
 import io
 import math
 import statistics
+from typing import Any
 from pathlib import Path
 
 from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.config import EnvConfig
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
@@ -78,7 +80,7 @@ def _tuned_values(result: EvaluationResult) -> str:
 def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     """Per initial LR: each method's final-loss statistics, rank, and how often the learned policy beats it."""
     plan = result.plan
-    lines = [f"# Evaluation: {plan.env.setting}", ""]
+    lines = [f"# Evaluation: {_subject(plan.env)}", ""]
     if commands:
         lines += ["Command (it also writes `curves.csv`, the per-step LR and losses, which results folders in git "
                   "leave out):", "", "```", commands, "```", ""]
@@ -152,6 +154,13 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
     return "\n".join(lines)
 
 
+def _subject(env: EnvConfig) -> str:
+    """What was evaluated: the setting, or the task distribution drawn from."""
+    if draws_tasks(env):
+        return f"tasks drawn from {', '.join(env.tasks.datasets)} (env.tasks)"
+    return env.setting
+
+
 def _tasks_table(result: EvaluationResult) -> list[str]:
     """Each seed's drawn task (the draw every method's episode of that seed makes)."""
     lines = ["## Tasks", "", "| seed | dataset | child | batch | steps | optimizer |", "| --- " * 6 + "|"]
@@ -162,29 +171,49 @@ def _tasks_table(result: EvaluationResult) -> list[str]:
     return lines + [""]
 
 
+PLOT_POINTS = 201
+"""Points of the budget-fraction axis that runs of different budgets (drawn tasks) are averaged on."""
+
+
+def _mean_curves(runs: list[RunResult]) -> tuple[Any, Any, Any, Any]:
+    """Mean LR and validation-loss curves of `runs` and their x values: child steps where every run has
+    the same budget, else the fraction of each run's budget (each run interpolated onto one grid)."""
+    import numpy as np
+
+    if len({len(r.lrs) for r in runs}) == 1 and len({tuple(r.val_steps) for r in runs}) == 1:
+        return (np.arange(1, len(runs[0].lrs) + 1), np.mean([r.lrs for r in runs], axis=0),
+                np.asarray(runs[0].val_steps), np.mean([r.val_losses for r in runs], axis=0))
+    grid = np.linspace(0.0, 1.0, PLOT_POINTS)
+    lrs = [np.interp(grid, np.arange(1, len(r.lrs) + 1) / len(r.lrs), r.lrs) for r in runs]
+    vals = [np.interp(grid, np.asarray(r.val_steps) / len(r.lrs), r.val_losses) for r in runs]
+    return grid, np.mean(lrs, axis=0), grid, np.mean(vals, axis=0)
+
+
 def plot_initial_lr(result: EvaluationResult, initial_lr: float, path: Path) -> Path:
-    """LR against step and validation loss against step, one line per method (mean over seeds)."""
+    """LR and validation loss against child step, one line per method (mean over seeds); where the
+    seeds' budgets differ (drawn tasks), against the fraction of each run's budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, (ax_lr, ax_val) = plt.subplots(1, 2, figsize=(12, 4.5))
+    xlabel = "child step"
     for method in result.methods:
         runs = [r for r in result.runs if r.method == method and r.initial_lr == initial_lr and not r.diverged]
         if not runs:
             continue
         style = dict(linewidth=2.5, color="black") if method == "learned" else dict(linewidth=1.2)
-        lrs = np.mean([r.lrs for r in runs], axis=0)
-        ax_lr.plot(np.arange(1, len(lrs) + 1), lrs, label=method, **style)
-        vals = np.mean([r.val_losses for r in runs], axis=0)
-        ax_val.plot(runs[0].val_steps, vals, label=method, **style)
-    ax_lr.set(yscale="log", xlabel="child step", ylabel="learning rate", title=f"LR (initial {initial_lr:g})")
-    ax_val.set(yscale="log", xlabel="child step", ylabel="validation loss (subset)",
+        lr_x, lrs, val_x, vals = _mean_curves(runs)
+        if lr_x.dtype.kind == "f":
+            xlabel = "fraction of the budget"
+        ax_lr.plot(lr_x, lrs, label=method, **style)
+        ax_val.plot(val_x, vals, label=method, **style)
+    ax_lr.set(yscale="log", xlabel=xlabel, ylabel="learning rate", title=f"LR (initial {initial_lr:g})")
+    ax_val.set(yscale="log", xlabel=xlabel, ylabel="validation loss (subset)",
                title=f"validation loss, mean of {len(result.plan.seeds)} seeds")
     ax_val.legend(fontsize=8, ncol=2)
-    fig.suptitle(result.plan.env.setting)
+    fig.suptitle(_subject(result.plan.env))
     fig.tight_layout()
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
