@@ -20,7 +20,7 @@ ONECYCLE_WARMUP, ONECYCLE_DIV, ONECYCLE_FINAL_DIV = 0.3, 25.0, 1e4
 
 
 def _cosine_between(start: float, end: float, progress: float) -> float:
-    return end + (start - end) / 2.0 * (1.0 + math.cos(math.pi * progress))
+    return end + (start - end) * DECAY_SHAPES["cosine"](progress)
 
 
 def onecycle_shape(f: float) -> float:

@@ -47,8 +47,8 @@ class PolicyScheduler(LRScheduler):
         last_epoch: as for every `LRScheduler`; leave at -1 and use `load_state_dict` to resume.
 
     The first decision happens at construction, before any training step, as at an episode's reset.
-    A residual policy (trained with `env.action_base` cosine, linear or onecycle) moves its own LR, `policy_lr`,
-    and the optimizer gets it times the base schedule at ``steps / total_steps``; for any other policy
+    A residual policy (trained with `env.action_base` other than constant) moves its own LR,
+    `policy_lr`, and the optimizer gets it times the base schedule at ``steps / total_steps``; for any other policy
     `policy_lr` is the optimizer's LR, so that a change made to it by hand carries on.
     """
 

@@ -226,11 +226,11 @@ def test_runs_of_other_budgets_are_averaged_over_the_fraction_of_each_budget():
     short = RunResult("m", 1, 1e-3, lrs=[1e-3] * 10, val_steps=[0, 5, 10], val_losses=[2.0, 1.0, 0.5])
     long = RunResult("m", 2, 1e-3, lrs=[1e-3] * 10 + [3e-3] * 10, val_steps=[0, 5, 10, 15, 20],
                      val_losses=[2.0, 1.5, 1.0, 0.75, 0.5])
-    lr_x, lrs, val_x, vals = _mean_curves([short, long])
+    lr_x, lrs, val_x, vals = _mean_curves([short, long], by_fraction=True)
     assert lr_x[0] == 0.0 and lr_x[-1] == 1.0 and list(val_x) == list(lr_x)
     assert lrs[-1] == pytest.approx((1e-3 + 3e-3) / 2) and vals[0] == 2.0 and vals[-1] == 0.5
     assert vals[len(vals) // 2] == pytest.approx(1.0)  # both at half their budget (step 5 and step 10)
-    steps, same_lrs, _, _ = _mean_curves([short, short])
+    steps, same_lrs, _, _ = _mean_curves([short, short], by_fraction=False)
     assert list(steps) == list(range(1, 11)) and list(same_lrs) == [1e-3] * 10
 
 

@@ -10,15 +10,15 @@ import csv
 import io
 import math
 import statistics
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.config import EnvConfig
+from lrctl.envs.child import episode_rng
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
-from lrctl.envs.child import episode_rng
 from lrctl.tasks import draws_tasks, episode_task
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
@@ -167,7 +167,8 @@ def _tasks_table(result: EvaluationResult) -> list[str]:
     for seed in result.plan.seeds:
         task = episode_task(result.plan.env, episode_rng(seed))
         dataset = task.dataset if task.dataset != "synthetic" else f"synthetic (data seed {task.data_seed})"
-        lines.append(f"| {seed} | {dataset} | {task.model} | {task.batch_size} | {task.child_steps} | {task.optimizer} |")
+        lines.append(f"| {seed} | {dataset} | {task.model} | {task.batch_size} | {task.child_steps} "
+                     f"| {task.optimizer} |")
     return lines + [""]
 
 
@@ -175,12 +176,13 @@ PLOT_POINTS = 201
 """Points of the budget-fraction axis that runs of different budgets (drawn tasks) are averaged on."""
 
 
-def _mean_curves(runs: list[RunResult]) -> tuple[Any, Any, Any, Any]:
-    """Mean LR and validation-loss curves of `runs` and their x values: child steps where every run has
-    the same budget, else the fraction of each run's budget (each run interpolated onto one grid)."""
+def _mean_curves(runs: list[RunResult], by_fraction: bool) -> tuple[Any, Any, Any, Any]:
+    """Mean LR and validation-loss curves of `runs` (of one budget unless `by_fraction`) and their x
+    values: child steps, or with `by_fraction` the fraction of each run's budget, every run interpolated
+    onto one grid."""
     import numpy as np
 
-    if len({len(r.lrs) for r in runs}) == 1 and len({tuple(r.val_steps) for r in runs}) == 1:
+    if not by_fraction:
         return (np.arange(1, len(runs[0].lrs) + 1), np.mean([r.lrs for r in runs], axis=0),
                 np.asarray(runs[0].val_steps), np.mean([r.val_losses for r in runs], axis=0))
     grid = np.linspace(0.0, 1.0, PLOT_POINTS)
@@ -190,23 +192,22 @@ def _mean_curves(runs: list[RunResult]) -> tuple[Any, Any, Any, Any]:
 
 
 def plot_initial_lr(result: EvaluationResult, initial_lr: float, path: Path) -> Path:
-    """LR and validation loss against child step, one line per method (mean over seeds); where the
-    seeds' budgets differ (drawn tasks), against the fraction of each run's budget."""
+    """LR and validation loss against child step, one line per method (mean over seeds); on drawn tasks,
+    whose budgets differ by seed, against the fraction of each run's budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_lr, ax_val) = plt.subplots(1, 2, figsize=(12, 4.5))
-    xlabel = "child step"
+    by_fraction = draws_tasks(result.plan.env)  # each seed's task has its own budget
+    xlabel = "fraction of the budget" if by_fraction else "child step"
     for method in result.methods:
         runs = [r for r in result.runs if r.method == method and r.initial_lr == initial_lr and not r.diverged]
         if not runs:
             continue
         style = dict(linewidth=2.5, color="black") if method == "learned" else dict(linewidth=1.2)
-        lr_x, lrs, val_x, vals = _mean_curves(runs)
-        if lr_x.dtype.kind == "f":
-            xlabel = "fraction of the budget"
+        lr_x, lrs, val_x, vals = _mean_curves(runs, by_fraction)
         ax_lr.plot(lr_x, lrs, label=method, **style)
         ax_val.plot(val_x, vals, label=method, **style)
     ax_lr.set(yscale="log", xlabel=xlabel, ylabel="learning rate", title=f"LR (initial {initial_lr:g})")
