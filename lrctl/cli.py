@@ -77,8 +77,9 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("select", help="rank training runs (e.g. PPO seeds) on tuning seeds and name the best",
                        description="Run each run's policy and the constant LR on tuning seeds (default: the "
                                    "runs' report seeds; never the evaluation seeds) and rank the runs by the "
-                                   "sum over initial LRs of log(policy / constant LR). Every policy runs on "
-                                   "the tasks of the first RUN_DIR (its budget and task distribution).")
+                                   "sum over initial LRs of the mean over seeds of log(policy / constant LR). "
+                                   "Every policy runs on the tasks of the first RUN_DIR (its budget and task "
+                                   "distribution).")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                    help="finished training runs of one setting; the first one's tasks are the tuning tasks")
     p.add_argument("--seeds", type=int, nargs="+", help="tuning seeds (default: the runs' report seeds)")

@@ -64,16 +64,22 @@ def mean_final_loss(runs: Sequence[RunResult]) -> float:
     return statistics.fmean(r.final_val_loss for r in runs) if runs else math.inf
 
 
-def selection_score(policy_means: Mapping[float, float], constant_means: Mapping[float, float]) -> float:
-    """Sum over the initial LRs of log(policy mean / constant-LR mean); lower is better.
+def selection_score(policy: Mapping[float, Sequence[RunResult]], constant: Mapping[float, Sequence[RunResult]]) -> float:
+    """Sum over the initial LRs of the mean over seeds of log(policy / constant-LR final validation loss);
+    lower is better.
 
-    Infinite where the policy diverged; a diverged constant LR counts as no gain at that LR.
+    Each seed (on drawn tasks, each task) weighs the same whatever its loss scale, as in the
+    `log_improvement` rewards. Infinite where the policy diverged; a seed where the constant LR diverged
+    counts as no gain.
     """
     score = 0.0
-    for lr, policy in policy_means.items():
-        constant = constant_means[lr]
-        if not math.isfinite(policy):
-            return math.inf
-        if math.isfinite(constant):
-            score += math.log(policy / constant)
+    for lr, policy_runs in policy.items():
+        theirs = {r.seed: r.final_val_loss for r in constant[lr]}
+        ratios = []
+        for run in policy_runs:
+            if not math.isfinite(run.final_val_loss):
+                return math.inf
+            other = theirs[run.seed]
+            ratios.append(math.log(run.final_val_loss / other) if math.isfinite(other) else 0.0)
+        score += statistics.fmean(ratios) if ratios else 0.0
     return score

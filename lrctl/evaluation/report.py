@@ -40,8 +40,8 @@ def best_baseline(runs: dict[str, list[RunResult]]) -> str:
 
 def report_score(results: dict[float, dict[str, list[RunResult]]]) -> float:
     """The selection score (`records.selection_score`) of the policy on the report seeds."""
-    return selection_score({lr: mean_final_loss(runs[LEARNED.name]) for lr, runs in results.items()},
-                           {lr: mean_final_loss(runs[CONSTANT.name]) for lr, runs in results.items()})
+    return selection_score({lr: runs[LEARNED.name] for lr, runs in results.items()},
+                           {lr: runs[CONSTANT.name] for lr, runs in results.items()})
 
 
 def verdict(results: dict[float, dict[str, list[RunResult]]]) -> str:
@@ -115,8 +115,8 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
         )
     lines += ["", "Final learning rate of the policy per initial LR: " + "; ".join(
         f"{lr:g} -> {statistics.fmean(r.lrs[-1] for r in runs[LEARNED.name]):.3g}" for lr, runs in results.items()
-    ), "", f"Selection score: {report_score(results):.3f} (the sum over initial LRs of log(policy / constant "
-        "LR) on these seeds, lower is better; `lrctl select` ranks runs by it)", "", verdict(results), ""]
+    ), "", f"Selection score: {report_score(results):.3f} (the sum over initial LRs of the mean over these "
+        "seeds of log(policy / constant LR), lower is better; `lrctl select` ranks runs by it)", "", verdict(results), ""]
     return "\n".join(lines)
 
 

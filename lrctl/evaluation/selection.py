@@ -1,9 +1,9 @@
 """Choosing one policy among training runs (PPO seeds, configs) on tuning seeds, never on evaluation seeds.
 
-The selection score of a policy (`records.selection_score`) is the sum over initial LRs of
-log(policy mean / constant-LR mean) of the final full-validation loss on the tuning seeds: lower is
-better, below 0 means it beats the constant LR on the whole, and every initial LR weighs the same
-whatever its loss scale. A run's report.md shows its score on the report seeds; `lrctl select` ranks
+The selection score of a policy (`records.selection_score`) is the sum over initial LRs of the mean
+over the tuning seeds of log(policy / constant LR) of the final full-validation loss: lower is better,
+below 0 means it beats the constant LR on the whole, and every initial LR and every seed (on drawn tasks,
+every task) weighs the same whatever its loss scale. A run's report.md shows its score on the report seeds; `lrctl select` ranks
 several runs by it.
 
 Every policy is scored on the same tuning tasks: those of the first run named (its setting, budget and task
@@ -29,12 +29,20 @@ class Candidate:
     """A training run's policy scored on the tuning seeds."""
 
     run_dir: Path
-    policy_means: dict[float, float]
-    constant_means: dict[float, float]
+    policy_runs: dict[float, list[RunResult]]
+    constant_runs: dict[float, list[RunResult]]
 
     @property
     def score(self) -> float:
-        return selection_score(self.policy_means, self.constant_means)
+        return selection_score(self.policy_runs, self.constant_runs)
+
+    @property
+    def policy_means(self) -> dict[float, float]:
+        return {lr: mean_final_loss(runs) for lr, runs in self.policy_runs.items()}
+
+    @property
+    def constant_means(self) -> dict[float, float]:
+        return {lr: mean_final_loss(runs) for lr, runs in self.constant_runs.items()}
 
 
 def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None = None) -> tuple[
@@ -99,11 +107,11 @@ def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], w
     results = run_tasks(tasks, workers=workers, batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
     per_run = len(base.env.initial_lrs) * len(seeds)
 
-    def means(block: Sequence[RunResult]) -> dict[float, float]:
-        return {lr: mean_final_loss([r for r in block if r.initial_lr == lr]) for lr in base.env.initial_lrs}
+    def by_lr(block: Sequence[RunResult]) -> dict[float, list[RunResult]]:
+        return {lr: [r for r in block if r.initial_lr == lr] for lr in base.env.initial_lrs}
 
-    constant = means(results[len(runs) * per_run:])
-    candidates = [Candidate(run_dir, means(results[i * per_run:(i + 1) * per_run]), constant)
+    constant = by_lr(results[len(runs) * per_run:])
+    candidates = [Candidate(run_dir, by_lr(results[i * per_run:(i + 1) * per_run]), constant)
                   for i, (run_dir, _) in enumerate(runs)]
     return sorted(candidates, key=lambda c: c.score)
 
@@ -114,8 +122,8 @@ def render_selection(candidates: Sequence[Candidate], seeds: Sequence[int], task
     lrs = list(candidates[0].constant_means)
     header = "| run | " + " | ".join(f"{lr:g}" for lr in lrs) + " | score |"
     lines = [f"Selection on tuning seeds {', '.join(map(str, seeds))}, on the tasks of {tasks_of}: "
-             "mean final validation loss per initial LR; score = sum over initial LRs of log(policy / constant "
-             "LR), lower is better.", "",
+             "mean final validation loss per initial LR; score = sum over initial LRs of the mean over seeds of "
+             "log(policy / constant LR), lower is better.", "",
              header, "| --- " * (len(lrs) + 2) + "|"]
     for c in candidates:
         lines.append(f"| {c.run_dir} | " + " | ".join(f"{c.policy_means[lr]:.4f}" for lr in lrs)

@@ -6,7 +6,7 @@ import pytest
 
 from lrctl.cli import main
 from lrctl.config import dump_yaml, load_config
-from lrctl.evaluation.records import selection_score
+from lrctl.evaluation.records import RunResult, selection_score
 from lrctl.evaluation.report import compare_on_seeds, report_score
 from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
 from lrctl.policy import save_policy
@@ -26,11 +26,28 @@ def _run(tmp_path, name: str, policy_seed: int, extra: tuple[str, ...] = ()):
     return run_dir
 
 
-def test_the_score_sums_log_ratios_to_the_constant_lr():
-    assert selection_score({0.01: 0.5, 0.001: 0.2}, {0.01: 1.0, 0.001: 0.2}) == pytest.approx(math.log(0.5))
-    assert selection_score({0.01: math.inf, 0.001: 0.1}, {0.01: 1.0, 0.001: 0.2}) == math.inf
-    # A constant LR that diverged gives the policy nothing to gain at that LR.
-    assert selection_score({0.01: 0.5, 0.001: 0.1}, {0.01: math.inf, 0.001: 0.2}) == pytest.approx(math.log(0.5))
+def _runs(losses: dict[int, float]) -> list[RunResult]:
+    """Runs of one method on seeds `losses` ending at those final losses (inf: diverged)."""
+    return [RunResult("m", seed, 0.01, final={} if math.isinf(loss) else {"final_val_loss": loss},
+                      diverged=math.isinf(loss)) for seed, loss in losses.items()]
+
+
+def test_the_score_sums_over_lrs_the_mean_log_ratio_per_seed():
+    policy = {0.01: _runs({1: 0.5, 2: 2.0}), 0.001: _runs({1: 0.2})}
+    constant = {0.01: _runs({1: 1.0, 2: 1.0}), 0.001: _runs({1: 0.4})}
+    expected = (math.log(0.5) + math.log(2.0)) / 2 + math.log(0.5)
+    assert selection_score(policy, constant) == pytest.approx(expected)
+    # Every seed weighs the same: a seed with a tenfold loss scale moves the score no more than another.
+    scaled = {0.01: _runs({1: 5.0, 2: 2.0}), 0.001: _runs({1: 0.2})}
+    scaled_constant = {0.01: _runs({1: 10.0, 2: 1.0}), 0.001: _runs({1: 0.4})}
+    assert selection_score(scaled, scaled_constant) == pytest.approx(expected)
+
+
+def test_a_diverged_policy_scores_infinite_and_a_diverged_constant_counts_as_no_gain():
+    constant = {0.01: _runs({1: 1.0, 2: 1.0})}
+    assert selection_score({0.01: _runs({1: 0.5, 2: math.inf})}, constant) == math.inf
+    no_constant = {0.01: _runs({1: 1.0, 2: math.inf})}
+    assert selection_score({0.01: _runs({1: 0.5, 2: 0.1})}, no_constant) == pytest.approx(math.log(0.5) / 2)
 
 
 def test_select_ranks_runs_best_first_with_the_score_of_their_reports(tmp_path, capsys):
