@@ -17,7 +17,7 @@ from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.config import EnvConfig
 from lrctl.envs.child import episode_rng
 from lrctl.evaluation.protocol import EvaluationResult
-from lrctl.evaluation.records import RunResult, mean_std, wins
+from lrctl.evaluation.records import RunResult, mean_std, paired_final_losses, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
 from lrctl.tasks import draws_tasks, episode_task
 
@@ -135,11 +135,10 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
             s_ = stats[m]
             better = ""
             if learned and m != "learned":
-                theirs = {r.seed: r for r in runs if r.method == m}
-                paired = [r for r in learned if r.seed in theirs]
-                p = probability_of_improvement([r.final_val_loss for r in paired],
-                                               [theirs[r.seed].final_val_loss for r in paired])
-                won, compared = wins(paired, theirs.values())
+                other = [r for r in runs if r.method == m]
+                pairs = paired_final_losses(learned, other)
+                p = probability_of_improvement([mine for mine, _ in pairs], [theirs for _, theirs in pairs])
+                won, compared = wins(learned, other)
                 better = f"{p.value:.2f} [{p.low:.2f}, {p.high:.2f}] ({won}/{compared})"
             lines.append(
                 f"| {rank} | {m} | {s_['final'][0]:.4f} ± {s_['final'][1]:.4f} | [{s_['ci'].low:.4f}, "

@@ -41,15 +41,21 @@ class RunResult:
         return math.inf if self.diverged else self.final["final_val_loss"]
 
 
+def paired_final_losses(learned: Iterable[RunResult],
+                        other: Iterable[RunResult]) -> list[tuple[float, float]]:
+    """(learned, other) final validation losses on the seeds both ran, in seed order (+inf: diverged)."""
+    mine = {r.seed: r.final_val_loss for r in learned}
+    theirs = {r.seed: r.final_val_loss for r in other}
+    return [(mine[s], theirs[s]) for s in sorted(mine.keys() & theirs.keys())]
+
+
 def wins(learned: Iterable[RunResult], other: Iterable[RunResult]) -> tuple[int, int]:
     """On how many seeds the learned runs' final validation loss is lower than the other method's.
 
     Returns (wins, seeds compared); a diverged run loses to every run that did not diverge.
     """
-    mine = {r.seed: r for r in learned}
-    theirs = {r.seed: r for r in other}
-    common = sorted(mine.keys() & theirs.keys())
-    return sum(mine[s].final_val_loss < theirs[s].final_val_loss for s in common), len(common)
+    pairs = paired_final_losses(learned, other)
+    return sum(mine < theirs for mine, theirs in pairs), len(pairs)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -64,7 +70,8 @@ def mean_final_loss(runs: Sequence[RunResult]) -> float:
     return statistics.fmean(r.final_val_loss for r in runs) if runs else math.inf
 
 
-def selection_score(policy: Mapping[float, Sequence[RunResult]], constant: Mapping[float, Sequence[RunResult]]) -> float:
+def selection_score(policy: Mapping[float, Sequence[RunResult]],
+                    constant: Mapping[float, Sequence[RunResult]]) -> float:
     """Sum over the initial LRs of the mean over seeds of log(policy / constant-LR final validation loss);
     lower is better.
 
@@ -74,12 +81,9 @@ def selection_score(policy: Mapping[float, Sequence[RunResult]], constant: Mappi
     """
     score = 0.0
     for lr, policy_runs in policy.items():
-        theirs = {r.seed: r.final_val_loss for r in constant[lr]}
-        ratios = []
-        for run in policy_runs:
-            if not math.isfinite(run.final_val_loss):
-                return math.inf
-            other = theirs[run.seed]
-            ratios.append(math.log(run.final_val_loss / other) if math.isfinite(other) else 0.0)
+        pairs = paired_final_losses(policy_runs, constant[lr])
+        if any(not math.isfinite(mine) for mine, _ in pairs):
+            return math.inf
+        ratios = [math.log(mine / theirs) if math.isfinite(theirs) else 0.0 for mine, theirs in pairs]
         score += statistics.fmean(ratios) if ratios else 0.0
     return score

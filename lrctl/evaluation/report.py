@@ -116,7 +116,8 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
     lines += ["", "Final learning rate of the policy per initial LR: " + "; ".join(
         f"{lr:g} -> {statistics.fmean(r.lrs[-1] for r in runs[LEARNED.name]):.3g}" for lr, runs in results.items()
     ), "", f"Selection score: {report_score(results):.3f} (the sum over initial LRs of the mean over these "
-        "seeds of log(policy / constant LR), lower is better; `lrctl select` ranks runs by it)", "", verdict(results), ""]
+        "seeds of log(policy / constant LR), lower is better; `lrctl select` ranks runs by it)", "",
+        verdict(results), ""]
     return "\n".join(lines)
 
 

@@ -2,9 +2,9 @@
 
 The selection score of a policy (`records.selection_score`) is the sum over initial LRs of the mean
 over the tuning seeds of log(policy / constant LR) of the final full-validation loss: lower is better,
-below 0 means it beats the constant LR on the whole, and every initial LR and every seed (on drawn tasks,
-every task) weighs the same whatever its loss scale. A run's report.md shows its score on the report seeds; `lrctl select` ranks
-several runs by it.
+below 0 means it beats the constant LR on the whole, and every initial LR and every seed (on drawn
+tasks, every task) weighs the same whatever its loss scale. A run's report.md shows its score on the
+report seeds; `lrctl select` ranks several runs by it.
 
 Every policy is scored on the same tuning tasks: those of the first run named (its setting, budget and task
 distribution), each policy deciding at its own interval with its own features, actions and cap. Runs
@@ -122,8 +122,8 @@ def render_selection(candidates: Sequence[Candidate], seeds: Sequence[int], task
     lrs = list(candidates[0].constant_means)
     header = "| run | " + " | ".join(f"{lr:g}" for lr in lrs) + " | score |"
     lines = [f"Selection on tuning seeds {', '.join(map(str, seeds))}, on the tasks of {tasks_of}: "
-             "mean final validation loss per initial LR; score = sum over initial LRs of the mean over seeds of "
-             "log(policy / constant LR), lower is better.", "",
+             "mean final validation loss per initial LR; score = sum over initial LRs of the mean over "
+             "seeds of log(policy / constant LR), lower is better.", "",
              header, "| --- " * (len(lrs) + 2) + "|"]
     for c in candidates:
         lines.append(f"| {c.run_dir} | " + " | ".join(f"{c.policy_means[lr]:.4f}" for lr in lrs)
