@@ -7,8 +7,8 @@ groups as SB3's seed, seed + 1, ... would reach the environments of a DummyVecEn
 each actor trains with the thread count of one SubprocVecEnv worker per CPU it reserves, so the
 episodes are theirs.
 
-An actor that is lost mid-episode (its process killed, its node gone) is restarted by Ray; its
-environments' episodes end there as truncated (`TimeLimit.truncated`, the last observation as the
+An actor that is lost mid-episode (its process killed, its node gone, during a step or between two) is
+restarted by Ray; its environments' episodes end there as truncated (`TimeLimit.truncated`, the last observation as the
 terminal one, reward 0, `actor_restarted` in the info), with a warning, and training goes on.
 """
 
@@ -32,8 +32,16 @@ RESTART_TIMEOUT_S = 300.0
 """How long to wait for Ray to bring a lost actor back (a new node may have to join)."""
 
 
+class ActorRestartedError(RuntimeError):
+    """A step reached an actor that Ray restarted since the last step: its episodes are gone."""
+
+
 class EnvGroup:
-    """The body of one Ray actor: a VecEnv of `n` environments of `env_cfg`."""
+    """The body of one Ray actor: a VecEnv of `n` environments of `env_cfg`.
+
+    A restarted actor runs this constructor again and refuses to step until it is reset, so that a
+    loss between two steps is seen as one (`ActorRestartedError`), not as a step of a fresh environment.
+    """
 
     def __init__(self, env_cfg: EnvConfig, n: int, threads: int) -> None:
         import torch
@@ -46,6 +54,7 @@ class EnvGroup:
             self.venv: VecEnv = BatchedLRControlVecEnv(env_cfg, n)
         else:
             self.venv = DummyVecEnv([env_thunk(env_cfg) for _ in range(n)])
+        self._started = False
 
     def spaces(self) -> tuple[Any, Any]:
         return self.venv.observation_space, self.venv.action_space
@@ -55,9 +64,12 @@ class EnvGroup:
             self.venv.seed(seed)
         self.venv.set_options(options)
         obs = self.venv.reset()
+        self._started = True
         return obs, list(self.venv.reset_infos)
 
     def step(self, actions: np.ndarray) -> VecEnvStepReturn:
+        if not self._started:
+            raise ActorRestartedError("this actor was restarted since the last step; reset it")
         return self.venv.step(actions)
 
     def get_attr(self, name: str, indices: list[int]) -> list[Any]:
@@ -139,7 +151,7 @@ class RayVecEnv(VecEnv):
 
         try:
             replies = ray.get(self._pending)  # one wait for all actors: the common case
-        except ray.exceptions.RayActorError:
+        except (ray.exceptions.RayActorError, ActorRestartedError):
             replies = [self._reply_or_restart(j, future) for j, future in enumerate(self._pending)]
         obs, rewards, dones, infos = [], [], [], []
         for o, r, d, i in replies:
@@ -157,7 +169,7 @@ class RayVecEnv(VecEnv):
 
         try:
             return ray.get(future)
-        except ray.exceptions.RayActorError as err:
+        except (ray.exceptions.RayActorError, ActorRestartedError) as err:  # lost during the step, or before it
             return self._restart(j, err)
 
     def _restart(self, j: int, err: Exception) -> VecEnvStepReturn:

@@ -3,12 +3,10 @@
 import json
 import os
 import signal
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
+from lrctl.agents.ray_vec_env import RayVecEnv
 from lrctl.agents.trainer import resume, train
 from lrctl.config import load_config
 
@@ -20,43 +18,29 @@ TINY_ON_RAY = [
 ]
 
 
-def _env_group_pids() -> list[int]:
-    """Processes of live lrctl environment actors (Ray titles them ray::EnvGroup...)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and b"ray::EnvGroup" in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
-def test_training_goes_on_when_an_actor_is_killed_mid_episode(tmp_path):
+def test_training_goes_on_when_an_actor_is_killed_mid_episode(tmp_path, monkeypatch):
     cfg = load_config(None, TINY_ON_RAY + ["ppo.total_timesteps=96", "checkpoint_every=16",
                                            f"run_dir={tmp_path / 'run'}"])
-    latest = tmp_path / "run" / "checkpoints" / "latest.json"
     killed: list[int] = []
+    step_async = RayVecEnv.step_async
 
-    def kill_one_actor_after_the_first_checkpoint() -> None:
-        deadline = time.monotonic() + 120
-        while not latest.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pids = _env_group_pids()
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+    def kill_actor_0_before_the_tenth_step(self: RayVecEnv, actions) -> None:
+        # The tenth step is the second decision of an episode, after the first checkpoint (16 timesteps).
+        self.steps_sent = getattr(self, "steps_sent", 0) + 1
+        if self.steps_sent == 10:
+            pid = self.actor_pids()[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        step_async(self, actions)
 
-    killer = threading.Thread(target=kill_one_actor_after_the_first_checkpoint)
-    killer.start()
+    monkeypatch.setattr(RayVecEnv, "step_async", kill_actor_0_before_the_tenth_step)
     with pytest.warns(RuntimeWarning, match="was lost"):
         result = train(cfg, log=lambda *_: None)
-    killer.join()
-    assert killed, "no environment actor was found to kill"
+    assert len(killed) == 1
     assert result.timesteps == 96 and result.lost_actor_episodes == 1
     assert result.episodes + result.lost_actor_episodes >= 96 // 4 - 2
     assert "1 more truncated by lost Ray actors" in (tmp_path / "run" / "report.md").read_text()
-    counters = json.loads(latest.read_text())["counters"]
+    counters = json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["counters"]
     assert counters["lost_actor_episodes"] == 1
 
 

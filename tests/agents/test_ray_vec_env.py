@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +12,8 @@ import torch
 from lrctl.agents.vec_env import build_vec_env
 from lrctl.config import ConfigError, PPOConfig, RayConfig, env_config
 from tests.conftest import SMALL_ENV
+
+ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 ENV = env_config("digits-mlp", **SMALL_ENV)
@@ -59,13 +62,30 @@ def test_batched_groups_in_one_actor_match_the_batched_vec_env():
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_a_killed_actor_is_restarted_and_its_episode_ends_truncated():
+def _wait_until_restarted(ray_env, index: int, old_pid: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if ray_env.actor_pids()[index] != old_pid:
+                return
+        except ray.exceptions.RayActorError:  # still restarting
+            pass
+        time.sleep(0.1)
+    raise AssertionError("Ray did not restart the killed actor within 120 s")
+
+
+@pytest.mark.parametrize("next_step", ["at once", "after Ray restarted the actor"])
+def test_a_killed_actor_is_restarted_and_its_episode_ends_truncated(next_step):
+    """Killed between two steps: the next step finds it restarting, or already restarted (fresh, never reset)."""
     venv = build_vec_env(ENV, PPOConfig(vec_env="ray", n_envs=2), seed=5)
     ray_env = venv.venv
     try:
         venv.reset()
         before, _, _, _ = venv.step(np.array([0, 0]))
-        os.kill(ray_env.actor_pids()[1], signal.SIGKILL)
+        pid = ray_env.actor_pids()[1]
+        os.kill(pid, signal.SIGKILL)
+        if next_step != "at once":
+            _wait_until_restarted(ray_env, 1, pid)
         with pytest.warns(RuntimeWarning, match=r"actor of environments 1\.\.1 was lost.*truncated"):
             obs, rewards, dones, infos = venv.step(np.array([0, 0]))
         assert dones.tolist() == [False, True] and rewards[1] == 0.0
