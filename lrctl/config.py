@@ -34,6 +34,8 @@ OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
 REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant", "log_improvement_vs_base")
+TWIN_REWARD_NAMES = ("log_improvement_vs_constant", "log_improvement_vs_base")
+"""The rewards paid relative to a twin child (`lrctl.envs.core.TWIN_REWARDS`)."""
 FEATURE_SET_NAMES = tuple(FEATURE_SETS)
 
 
@@ -126,6 +128,11 @@ class EnvConfig:
     log_improvement_vs_base: the same with a twin that follows action_base uncorrected, so the return is
     what the policy's corrections gained over the base schedule (with action_base constant, the same as
     log_improvement_vs_constant)."""
+    reward_bound: float = 0.0
+    """0: off. c > 0, with a twin reward (log_improvement_vs_constant or _vs_base): pay the change of
+    c * tanh(log(L_twin[t] / L[t]) / c) instead, so the return is c * tanh(log(L_twin[T] / L[T]) / c),
+    at most c in size: a task where the twin fails by far weighs no more than c against one where the
+    policy loses a little, while each decision keeps its share of the credit."""
     divergence_penalty: float = 5.0
     """Reward charged per decision left when the child diverges (non-finite loss or weight)."""
     device: str = "cpu"
@@ -360,6 +367,11 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
         raise ConfigError(f"{p}lr_noise_std: must be >= 0, got {cfg.lr_noise_std}")
     if cfg.divergence_penalty < 0:
         raise ConfigError(f"{p}divergence_penalty: must be >= 0, got {cfg.divergence_penalty}")
+    if not (math.isfinite(cfg.reward_bound) and cfg.reward_bound >= 0):
+        raise ConfigError(f"{p}reward_bound: must be 0 (off) or a positive number, got {cfg.reward_bound}")
+    if cfg.reward_bound > 0 and cfg.reward not in TWIN_REWARD_NAMES:
+        raise ConfigError(f"{p}reward_bound: {cfg.reward_bound} bounds the gain over a twin; set {p}reward to "
+                          f"one of {', '.join(TWIN_REWARD_NAMES)} or {p}reward_bound to 0")
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
     if cfg.tasks.datasets:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from lrctl.actions import decision_lrs, keep_action
-from lrctl.config import REWARDS, EnvConfig
+from lrctl.config import REWARDS, TWIN_REWARD_NAMES, EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.child import episode_rng, episode_start, final_metrics
 from lrctl.features import FeatureTracker, feature_set, mean_train_loss, validation_losses
@@ -51,7 +51,7 @@ class Children(Protocol):
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
 
 
-TWIN_REWARDS = {"log_improvement_vs_constant": "constant_val_loss", "log_improvement_vs_base": "base_val_loss"}
+TWIN_REWARDS = dict(zip(TWIN_REWARD_NAMES, ("constant_val_loss", "base_val_loss")))
 """Rewards that need a twin of every child, which keeps every decision (at the initial LR, or over the
 base schedule for `log_improvement_vs_base`), and the info key of the twin's validation loss."""
 
@@ -63,7 +63,7 @@ def needs_twins(cfg: EnvConfig) -> bool:
 
 def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
                     twin_prev_val_loss: np.ndarray | None = None,
-                    twin_val_loss: np.ndarray | None = None) -> np.ndarray:
+                    twin_val_loss: np.ndarray | None = None, bound: float = 0.0) -> np.ndarray:
     """The reward of a decision, from the validation loss before it and after it.
 
     `val_loss`: -L[t] (the paper's; the return is the area under the validation curve);
@@ -73,8 +73,14 @@ def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
     initialisation and batches, so L[0] is shared): the return is log(L_twin[T] / L[T]), and the luck of
     a seed or task, which both children share, cancels. A twin that diverged contributes 0.
     `log_improvement_vs_base`: the same, the twin following the base schedule (the caller trains it).
+    With `bound` c > 0 (twin rewards only) the reward is the change of c * tanh(log(L_twin / L) / c),
+    so the return is c * tanh(log(L_twin[T] / L[T]) / c): it still telescopes, and no task is worth more
+    than c.
     """
     if kind in TWIN_REWARDS:
+        if bound > 0:
+            return _bounded_gain(twin_val_loss, val_loss, bound) - _bounded_gain(twin_prev_val_loss, prev_val_loss,
+                                                                              bound)
         with np.errstate(divide="ignore", invalid="ignore"):
             twin_gain = np.log(twin_prev_val_loss) - np.log(twin_val_loss)
         return decision_reward("log_improvement", prev_val_loss, val_loss) - np.nan_to_num(
@@ -87,6 +93,14 @@ def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(prev_val_loss) - np.log(val_loss)
     raise ValueError(f"unknown reward {kind!r}; allowed: {', '.join(REWARDS)}")
+
+
+def _bounded_gain(twin_val_loss: np.ndarray, val_loss: np.ndarray, bound: float) -> np.ndarray:
+    """c * tanh(log(L_twin / L) / c); a twin that diverged (non-finite loss) counts as a full gain."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log(twin_val_loss) - np.log(val_loss)
+    log_ratio = np.where(np.isfinite(twin_val_loss), np.where(np.isnan(log_ratio), 0.0, log_ratio), np.inf)
+    return bound * np.tanh(log_ratio / bound)
 
 
 @dataclass
@@ -203,7 +217,7 @@ class EpisodeCore:
         self.decisions += 1
         twin_val_losses = self._train_twins(steps_before)
         rewards = decision_reward(cfg.reward, self._val_losses, val_losses, self._twin_val_losses,
-                                  twin_val_losses).astype(np.float32)
+                                  twin_val_losses, cfg.reward_bound).astype(np.float32)
         terminated = ~finite | (steps >= self.budgets)
         infos: list[dict[str, Any]] = []
         for i in range(k):

@@ -103,3 +103,26 @@ def test_reward_vs_constant_is_zero_when_the_policy_keeps_the_lr(digits_like):
     for _ in range(env.n_decisions):
         _, r, *_ = env.step(2)
         assert r == 0.0  # the same network, batches and LR as its twin: bit for bit
+
+
+def test_bounded_reward_sums_to_the_bounded_log_ratio_of_the_final_losses(digits_like):
+    bound = 0.05
+    env = LRControlEnv("digits-mlp", data=digits_like, reward="log_improvement_vs_constant", reward_bound=bound,
+                       **SMALL_ENV)
+    env.reset(seed=4, options={"initial_lr": 1e-2})
+    rewards, done = [], False
+    while not done:
+        _, r, done, _, info = env.step(1)  # the policy decays; its twin keeps 1e-2
+        rewards.append(r)
+    log_ratio = math.log(info["constant_val_loss"] / info["val_loss"])
+    assert sum(rewards) == pytest.approx(bound * math.tanh(log_ratio / bound), rel=1e-4, abs=1e-6)
+    assert abs(sum(rewards)) < bound and abs(sum(rewards)) < abs(log_ratio)
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"reward": "log_improvement", "reward_bound": 0.1}, "reward_bound: 0.1 bounds the gain over a twin"),
+    ({"reward_bound": -0.1}, "reward_bound: must be 0"),
+])
+def test_a_reward_bound_without_a_twin_or_below_zero_is_a_config_error(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        LRControlEnv("digits-mlp", **{**SMALL_ENV, **overrides})
