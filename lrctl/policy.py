@@ -222,7 +222,7 @@ def shipped_policy_path(setting: str | None = None) -> Path:
     """Path of a pretrained policy shipped inside the package.
 
     None or "general": the general policy, trained on drawn tasks. A setting's name: the policy shipped
-    for that setting where there is one (digits-mlp, fmnist-mlp), else the general policy.
+    for that setting where there is one (digits-mlp), else the general policy.
     """
     folder = Path(__file__).parent / "policies"
     general = folder / f"{GENERAL_POLICY}.pt"
