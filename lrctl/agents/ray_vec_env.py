@@ -7,9 +7,10 @@ groups as SB3's seed, seed + 1, ... would reach the environments of a DummyVecEn
 each actor trains with the thread count of one SubprocVecEnv worker per CPU it reserves, so the
 episodes are theirs.
 
-An actor that is lost mid-episode (its process killed, its node gone, during a step or between two) is
-restarted by Ray; its environments' episodes end there as truncated (`TimeLimit.truncated`, the last observation as the
-terminal one, reward 0, `actor_restarted` in the info), with a warning, and training goes on.
+An actor that is lost mid-episode (its process killed, its node gone, during a step or between two)
+is restarted by Ray; its environments' episodes end there as truncated (`TimeLimit.truncated`, the
+last observation as the terminal one, reward 0, `actor_restarted` in the info), with a warning, and
+training goes on.
 """
 
 from __future__ import annotations

@@ -79,8 +79,8 @@ def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
     """
     if kind in TWIN_REWARDS:
         if bound > 0:
-            return _bounded_gain(twin_val_loss, val_loss, bound) - _bounded_gain(twin_prev_val_loss, prev_val_loss,
-                                                                              bound)
+            gain_after = _bounded_gain(twin_val_loss, val_loss, bound)
+            return gain_after - _bounded_gain(twin_prev_val_loss, prev_val_loss, bound)
         with np.errstate(divide="ignore", invalid="ignore"):
             twin_gain = np.log(twin_prev_val_loss) - np.log(twin_val_loss)
         return decision_reward("log_improvement", prev_val_loss, val_loss) - np.nan_to_num(
