@@ -99,7 +99,8 @@ def _bounded_gain(twin_val_loss: np.ndarray, val_loss: np.ndarray, bound: float)
     """c * tanh(log(L_twin / L) / c); a twin that diverged (non-finite loss) counts as a full gain."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(twin_val_loss) - np.log(val_loss)
-    log_ratio = np.where(np.isfinite(twin_val_loss), np.where(np.isnan(log_ratio), 0.0, log_ratio), np.inf)
+    log_ratio = np.where(np.isnan(log_ratio), 0.0, log_ratio)
+    log_ratio = np.where(np.isfinite(twin_val_loss), log_ratio, np.inf)
     return bound * np.tanh(log_ratio / bound)
 
 

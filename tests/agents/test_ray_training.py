@@ -22,12 +22,14 @@ def test_training_goes_on_when_an_actor_is_killed_mid_episode(tmp_path, monkeypa
     cfg = load_config(None, TINY_ON_RAY + ["ppo.total_timesteps=96", "checkpoint_every=16",
                                            f"run_dir={tmp_path / 'run'}"])
     killed: list[int] = []
+    steps_sent = 0
     step_async = RayVecEnv.step_async
 
     def kill_actor_0_before_the_tenth_step(self: RayVecEnv, actions) -> None:
         # The tenth step is the second decision of an episode, after the first checkpoint (16 timesteps).
-        self.steps_sent = getattr(self, "steps_sent", 0) + 1
-        if self.steps_sent == 10:
+        nonlocal steps_sent
+        steps_sent += 1
+        if steps_sent == 10:
             pid = self.actor_pids()[0]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
