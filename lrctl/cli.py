@@ -87,6 +87,19 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="also write the table to this Markdown file")
 
 
+def _add_combine(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("combine", help="write one policy file in which the initial LR picks the policy",
+                       description="Combine policy files that observe and act alike (same features, actions, "
+                                   "base, budget and optimizers) into one: a run starts with the first policy's "
+                                   "rule, unless its initial LR is at or above a --from-lrs value, where the "
+                                   "policy after it takes over. PolicyScheduler, evaluate and the trainer "
+                                   "callbacks read the file as any other policy file.")
+    p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files, for increasing initial LRs")
+    p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
+                   help="for each POLICY after the first, the initial LR from which it drives the run")
+    p.add_argument("--out", required=True, help="the policy file to write")
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="manage datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -104,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_export(sub)
     _add_select(sub)
+    _add_combine(sub)
     _add_data(sub)
     return parser
 
@@ -207,6 +221,20 @@ def _select(args: argparse.Namespace) -> int:
     return 0
 
 
+def _combine(args: argparse.Namespace) -> int:
+    from lrctl.policy import combine_policies, save_policy
+
+    problem = unwritable_reason(Path(args.out), folder=False)
+    if problem:
+        raise _UsageError(f"--out {args.out!r} cannot be used ({problem}); choose another file")
+    combined = combine_policies(args.policies, args.from_lrs)
+    save_policy(combined, args.out)
+    ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
+             [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]
+    print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from lrctl.config import default_data_root
     from lrctl.data import import_idx_folder
@@ -242,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrctl.settings import SettingError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "data": _data}
+    handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "combine": _combine,
+                "data": _data}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -2,13 +2,16 @@
 
 A policy file is written by `lrctl.agents.export` from a trained SB3 model and its VecNormalize, and
 loaded by `load_policy` with torch alone (no stable-baselines3, no Gymnasium): `torch.load(weights_only=True)` of
-a dict of tensors and plain values.
+a dict of tensors and plain values. A file may also hold several policies that each drive the runs
+from a range of initial LRs (`PolicyByInitialLR`, written by `lrctl combine`).
 """
 
 from __future__ import annotations
 
+import bisect
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ from lrctl.features import check_feature_names
 
 FORMAT = "lrctl-policy"
 FORMAT_VERSION = 1
+"""Version of a file that holds one policy."""
+FORMAT_VERSION_BY_INITIAL_LR = 2
+"""Version of a file that holds several policies, each for a range of initial LRs."""
 
 
 TASK_DISTRIBUTION = "task-distribution"
@@ -91,6 +97,10 @@ class Policy:
         noise = torch.randn(out.shape, generator=generator)
         return np.clip((out + std * noise).numpy().astype(np.float32), -1.0, 1.0)
 
+    def for_initial_lr(self, initial_lr: float) -> Policy:
+        """The policy that drives a run from `initial_lr`: this one."""
+        return self
+
     def to_file_dict(self) -> dict[str, Any]:
         """The policy as the dict stored in a policy file."""
         return {
@@ -105,6 +115,82 @@ class Policy:
             },
             "log_std": None if self.log_std is None else torch.as_tensor(self.log_std),
         }
+
+
+_MAY_DIFFER = ("initial_lrs", "lrctl_version")
+"""Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one."""
+
+
+class PolicyByInitialLR:
+    """Policies that each drive the runs from one range of initial LRs; a run's initial LR picks one.
+
+    `edges` are the initial LRs where one member hands over to the next, in increasing order: a run
+    from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
+    With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
+    second. The members observe and act alike (their specs differ only in `_MAY_DIFFER`), so `spec`
+    describes them all.
+    """
+
+    def __init__(self, members: Sequence[Policy], edges: Sequence[float]) -> None:
+        problem = members_problem(members, edges)
+        if problem:
+            raise ValueError(problem)
+        self.members = tuple(members)
+        self.edges = tuple(float(e) for e in edges)
+
+    @property
+    def spec(self) -> PolicySpec:
+        """The members' shared spec, with the initial LRs of them all."""
+        lrs = sorted({lr for m in self.members for lr in m.spec.initial_lrs}, reverse=True)
+        return replace(self.members[0].spec, initial_lrs=tuple(lrs))
+
+    def for_initial_lr(self, initial_lr: float) -> Policy:
+        """The member that drives a run from `initial_lr`."""
+        return self.members[bisect.bisect_right(self.edges, float(initial_lr))]
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """The policies as the dict stored in a policy file."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION_BY_INITIAL_LR,
+            "edges": list(self.edges),
+            "members": [m.to_file_dict() for m in self.members],
+        }
+
+
+AnyPolicy = Policy | PolicyByInitialLR
+"""What a policy file holds."""
+
+
+def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | None:
+    """Why `members` with hand-over `edges` cannot form a `PolicyByInitialLR`, or None."""
+    if len(members) < 2 or len(edges) != len(members) - 1:
+        return f"{len(members)} policies need {max(len(members) - 1, 1)} hand-over LR(s), got {len(edges)}"
+    if not (_finite(edges) and all(0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))):
+        return f"hand-over LRs {list(edges)!r} are not positive and increasing"
+    first = asdict(members[0].spec)
+    for member in members[1:]:
+        other = asdict(member.spec)
+        differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
+        if differ:
+            return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
+                    "(trained with the same features, actions, base, budget and optimizers)")
+    return None
+
+
+def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float]) -> PolicyByInitialLR:
+    """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
+    its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined."""
+    members = []
+    for path in paths:
+        loaded = load_policy(path)
+        if not isinstance(loaded, Policy):
+            raise PolicyFileError(f"{str(path)!r} already holds several policies; combine the files it was made of")
+        members.append(loaded)
+    problem = members_problem(members, from_lrs)
+    if problem:
+        raise PolicyFileError(f"cannot combine {', '.join(map(str, paths))}: {problem}")
+    return PolicyByInitialLR(members, from_lrs)
 
 
 def _actor_sizes(actor: nn.Sequential) -> list[int]:
@@ -122,13 +208,14 @@ def build_actor(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def save_policy(policy: Policy, path: str | os.PathLike[str]) -> Path:
+def save_policy(policy: AnyPolicy, path: str | os.PathLike[str]) -> Path:
     """Write `policy` to `path` atomically."""
     return write_atomic(path, lambda tmp: torch.save(policy.to_file_dict(), tmp))
 
 
-def load_policy(path: str | os.PathLike[str]) -> Policy:
-    """Load a policy file; anything else is a one-line PolicyFileError."""
+def load_policy(path: str | os.PathLike[str]) -> AnyPolicy:
+    """Load a policy file (one policy, or several by initial LR); anything else is a one-line
+    PolicyFileError."""
     path = Path(path)
     if not path.is_file():
         raise PolicyFileError(f"policy file {str(path)!r} not found; train one (lrctl train) or export one "
@@ -144,11 +231,39 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PolicyFileError(f"{str(path)!r} is not an lrctl policy file (no '{FORMAT}' marker)")
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") == FORMAT_VERSION_BY_INITIAL_LR:
+        return _policies_from_file_dict(data, path)
+    return _policy_from_file_dict(data, path)
+
+
+def _check_version(data: dict[str, Any], path: Path, expected: int) -> None:
+    if data.get("format_version") != expected:
         raise PolicyFileError(
             f"{str(path)!r} has policy format version {data.get('format_version')!r}; this lrctl reads "
-            f"version {FORMAT_VERSION}: upgrade lrctl or export the policy again"
+            f"versions {FORMAT_VERSION} and {FORMAT_VERSION_BY_INITIAL_LR}: upgrade lrctl or export the policy again"
         )
+
+
+def _damaged(path: Path, err: Exception) -> PolicyFileError:
+    detail = (str(err).strip().splitlines() or [""])[0]
+    return PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {detail}); "
+                           "export it again")
+
+
+def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitialLR:
+    try:
+        edges = [float(e) for e in data["edges"]]
+        members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
+    except (KeyError, TypeError, ValueError) as err:
+        raise _damaged(path, err) from None
+    problem = members_problem(members, edges)
+    if problem:
+        raise PolicyFileError(f"{str(path)!r} holds unusable policies: {problem}; combine them again")
+    return PolicyByInitialLR(members, edges)
+
+
+def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
+    _check_version(data, path, FORMAT_VERSION)
     try:
         raw = dict(data["spec"])
         spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),
@@ -161,9 +276,7 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"],
                         None if log_std is None else log_std.numpy())
     except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as err:
-        detail = (str(err).strip().splitlines() or [""])[0]
-        raise PolicyFileError(f"{str(path)!r} is a damaged lrctl policy file ({type(err).__name__}: {detail}); "
-                              "export it again") from None
+        raise _damaged(path, err) from None
     try:
         check_feature_names(spec.feature_names)
     except ValueError as err:

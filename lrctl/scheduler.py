@@ -22,7 +22,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrctl.actions import decision_lrs
 from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
-from lrctl.policy import TASK_DISTRIBUTION, Policy, load_policy
+from lrctl.policy import TASK_DISTRIBUTION, AnyPolicy, Policy, PolicyByInitialLR, load_policy
 
 
 class PolicyScheduler(LRScheduler):
@@ -31,7 +31,9 @@ class PolicyScheduler(LRScheduler):
     Args:
         optimizer: the wrapped optimizer. With several parameter groups, all are scaled by the same
             factor; the first group's LR is the one the policy observes and that is clamped.
-        policy: a policy file path (``policy.pt``) or a loaded `lrctl.policy.Policy`.
+        policy: a policy file path (``policy.pt``) or a loaded policy. Where the file holds several
+            policies by initial LR (`lrctl.policy.PolicyByInitialLR`), the optimizer's initial LR
+            (its ``initial_lr``, else its LR at construction) picks the one that drives the run.
         model: the network being trained.
         val_data: ``(x_val, y_val)``, a fixed validation batch for the observation (moved to the model's
             device). Use the same size the policy was trained with where you can. With `forward`,
@@ -55,7 +57,7 @@ class PolicyScheduler(LRScheduler):
     def __init__(
         self,
         optimizer: Optimizer,
-        policy: str | os.PathLike[str] | Policy,
+        policy: str | os.PathLike[str] | AnyPolicy,
         *,
         model: nn.Module,
         val_data: tuple[torch.Tensor, torch.Tensor],
@@ -67,12 +69,16 @@ class PolicyScheduler(LRScheduler):
         seed: int = 0,
         last_epoch: int = -1,
     ) -> None:
-        self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
-        spec = self.policy.spec
+        self.policies = policy if isinstance(policy, (Policy, PolicyByInitialLR)) else load_policy(policy)
+        spec = self.policies.spec
         self.total_steps = _positive_int("total_steps", total_steps if total_steps is not None else spec.child_steps)
         self.steps_per_action = _positive_int(
             "steps_per_action", steps_per_action if steps_per_action is not None else spec.steps_per_action)
         _check_optimizer(optimizer, spec.optimizers)
+        first_group = optimizer.param_groups[0]
+        self.policy_initial_lr = float(first_group.get("initial_lr", first_group["lr"]))
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
+        """The policy that drives this run (of several in the file, the one for its initial LR)."""
         if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
             raise TypeError(f"model must be an nn.Module with parameters, got {type(model).__name__}")
         if self.steps_per_action != spec.steps_per_action:
@@ -201,11 +207,13 @@ class PolicyScheduler(LRScheduler):
             "tracker": self.tracker.state_dict(),
             "total_steps": self.total_steps,
             "steps_per_action": self.steps_per_action,
+            "policy_initial_lr": self.policy_initial_lr,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict()`; later LRs are then the same as in the run that saved it."""
-        missing = sorted(set(self.state_dict()) - set(state_dict)) if isinstance(state_dict, dict) else ["all"]
+        required = set(self.state_dict()) - {"policy_initial_lr"}  # absent from states saved before it was kept
+        missing = sorted(required - set(state_dict)) if isinstance(state_dict, dict) else ["all"]
         if missing:
             raise ValueError(f"state_dict is not a PolicyScheduler state (missing {', '.join(missing)}); pass "
                              "what PolicyScheduler.state_dict() returned")
@@ -223,6 +231,9 @@ class PolicyScheduler(LRScheduler):
         self.tracker.load_state_dict(state_dict["tracker"], self.val_y.device)
         self.total_steps = int(state_dict["total_steps"])
         self.steps_per_action = int(state_dict["steps_per_action"])
+        if "policy_initial_lr" in state_dict:
+            self.policy_initial_lr = float(state_dict["policy_initial_lr"])
+            self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
         self._started = True
 
 

@@ -23,6 +23,7 @@ from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.features import feature_set_name, validation_losses
+from lrctl.policy import Policy
 from lrctl.settings import get_setting
 from lrctl.tasks import episode_task
 
@@ -101,13 +102,13 @@ def run_task(task: Task) -> RunResult:
 
 
 def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
-    """Learned-policy tasks of one environment config as children of one batched pass.
+    """Learned-policy tasks of one environment config as children of batched passes.
 
     Each child trains what `run_task` trains for its seed and initial LR, with the policy acting in the
     batched environment rather than through `PolicyScheduler` in a plain loop: the same LRs and
-    losses within float tolerance. Each run's wall time is its share of the batched pass.
+    losses within float tolerance. Where the policy file holds several policies by initial LR, each
+    drives its own tasks in a pass of their own. Each run's wall time is its share of its pass.
     """
-    from lrctl.evaluation.episodes import run_episodes_batched
     from lrctl.policy import load_policy
 
     if not tasks:
@@ -115,7 +116,22 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     env_cfg, method = tasks[0].env, tasks[0].method
     if any(t.env != env_cfg or t.method != method or t.method.kind != "policy" for t in tasks):
         raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
-    policy = load_policy(method.params["path"])
+    policies = load_policy(method.params["path"])
+    members: dict[int, list[int]] = {}  # id of the policy driving them -> task indices
+    for i, task in enumerate(tasks):
+        members.setdefault(id(policies.for_initial_lr(task.initial_lr)), []).append(i)
+    results: list[RunResult | None] = [None] * len(tasks)
+    for indices in members.values():
+        policy = policies.for_initial_lr(tasks[indices[0]].initial_lr)
+        for i, result in zip(indices, _policy_pass(env_cfg, policy, method.name, [tasks[i] for i in indices])):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
+def _policy_pass(env_cfg: EnvConfig, policy: Policy, method: str, tasks: Sequence[Task]) -> list[RunResult]:
+    """`tasks` driven by `policy` as the children of one batched pass."""
+    from lrctl.evaluation.episodes import run_episodes_batched
+
     # The batched environment observes and acts as the policy does (`PolicyScheduler` reads the same from
     # the policy file), whatever the setting's config says.
     spec = policy.spec
@@ -124,8 +140,7 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
                                   max_change=spec.max_change,
                                   lr_min=spec.lr_min, lr_max=spec.lr_max)
     start = time.perf_counter()
-    results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks],
-                                   method=method.name)
+    results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks], method=method)
     share = (time.perf_counter() - start) / len(tasks)
     for result in results:
         result.wall_time_s = share

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lrctl.policy import Policy, load_policy, shipped_policy_path
+from lrctl.policy import AnyPolicy, Policy, PolicyByInitialLR, load_policy, shipped_policy_path
 from lrctl.scheduler import PolicyScheduler
 
 
@@ -17,16 +17,16 @@ class IntegrationError(ValueError):
     """A trainer integration cannot run as set up. The message is one line and says what to do."""
 
 
-def resolve_policy(policy: str | os.PathLike[str] | Policy) -> Policy:
-    """A loaded policy: a `Policy`, a policy file, or the name of a shipped one (`general`, `digits-mlp`)."""
-    if isinstance(policy, Policy):
+def resolve_policy(policy: str | os.PathLike[str] | AnyPolicy) -> AnyPolicy:
+    """A loaded policy: a loaded one, a policy file, or the name of a shipped one (`general`, `digits-mlp`)."""
+    if isinstance(policy, (Policy, PolicyByInitialLR)):
         return policy
     if isinstance(policy, str) and not policy.endswith(".pt") and os.sep not in policy:
         return load_policy(shipped_policy_path(policy))
     return load_policy(policy)
 
 
-def start_scheduler(optimizer: torch.optim.Optimizer, policy: Policy, saved: dict[str, Any] | None,
+def start_scheduler(optimizer: torch.optim.Optimizer, policy: AnyPolicy, saved: dict[str, Any] | None,
                     **scheduler_args: Any) -> PolicyScheduler:
     """A `PolicyScheduler` on the trainer's optimizer; with `saved` (its `state_dict()` from a checkpoint),
     resumed: the trainer has already restored the optimizer, so the decision the constructor takes is

@@ -29,7 +29,7 @@ from transformers import TrainerCallback
 
 from lrctl.atomic import write_atomic
 from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
-from lrctl.policy import Policy
+from lrctl.policy import AnyPolicy
 from lrctl.scheduler import PolicyScheduler
 
 _WHERE = "LRControlCallback"
@@ -52,7 +52,7 @@ class LRControlCallback(TrainerCallback):
     every checkpoint folder, and `trainer.train(resume_from_checkpoint=...)` takes the same later LRs.
 
     Args:
-        policy: a policy file, a loaded `lrctl.policy.Policy`, or a shipped policy's name (`general`).
+        policy: a policy file, a loaded policy (`lrctl.load_policy`), or a shipped policy's name (`general`).
         val_batch: the fixed validation batch the policy observes: a collated batch (a dict with `labels`)
             or `(x, y)`.
         val_samples: at most this many of its samples.
@@ -62,7 +62,7 @@ class LRControlCallback(TrainerCallback):
             and image classification heads).
     """
 
-    def __init__(self, policy: str | os.PathLike[str] | Policy = "general", *, val_batch: Any = None,
+    def __init__(self, policy: str | os.PathLike[str] | AnyPolicy = "general", *, val_batch: Any = None,
                  val_samples: int | None = None, total_steps: int | None = None,
                  steps_per_action: int | None = None, output_layer: nn.Linear | None = None,
                  forward: Any = model_logits, deterministic: bool = True, seed: int = 0) -> None:

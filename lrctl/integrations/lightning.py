@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
-from lrctl.policy import Policy
+from lrctl.policy import AnyPolicy
 from lrctl.scheduler import PolicyScheduler
 
 _WHERE = "LRControl"
@@ -35,7 +35,7 @@ class LRControl(pl.Callback):
     one takes the same later LRs as the uninterrupted fit.
 
     Args:
-        policy: a policy file, a loaded `lrctl.policy.Policy`, or a shipped policy's name (`general`,
+        policy: a policy file, a loaded policy (`lrctl.load_policy`), or a shipped policy's name (`general`,
             the default, or `digits-mlp`).
         val_batch: `(x, y)`, the fixed validation batch the policy observes; default: the first batch of
             the trainer's validation dataloader, cut to `val_samples`.
@@ -45,7 +45,7 @@ class LRControl(pl.Callback):
         log_name: the name of the logged LR.
     """
 
-    def __init__(self, policy: str | os.PathLike[str] | Policy = "general", *,
+    def __init__(self, policy: str | os.PathLike[str] | AnyPolicy = "general", *,
                  val_batch: tuple[Any, torch.Tensor] | None = None, val_samples: int | None = None,
                  total_steps: int | None = None, steps_per_action: int | None = None,
                  output_layer: torch.nn.Linear | None = None, forward: Any = None, deterministic: bool = True,

@@ -1,0 +1,45 @@
+"""Evaluating a file of several policies by initial LR: each run is the run of the member its initial LR
+picks, one by one and as batched children."""
+
+from dataclasses import replace
+
+import pytest
+
+from lrctl.config import env_config
+from lrctl.evaluation.protocol import evaluate, plan_for
+from lrctl.policy import PolicyByInitialLR, save_policy
+from tests.evaluation.conftest import EVAL_ENV
+from tests.policy_helpers import make_policy
+
+
+@pytest.fixture(scope="module")
+def policy_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("policies")
+    low, high = make_policy("discrete", seed=0), make_policy("discrete", seed=1)
+    for name, policy in (("low", low), ("high", high), ("both", PolicyByInitialLR([low, high], [3e-3]))):
+        save_policy(policy, folder / f"{name}.pt")
+    return {name: str(folder / f"{name}.pt") for name in ("low", "high", "both")}
+
+
+def _learned(path, batched=False):
+    env = env_config("digits-mlp", **EVAL_ENV)
+    plan = plan_for(env, path, seeds=[11, 12], initial_lrs=[1e-2, 1e-3], workers=1, include_peers=False,
+                    baselines=["constant"], batched=batched)
+    return {(r.seed, r.initial_lr): r for r in evaluate(plan).runs if r.method == "learned"}
+
+
+@pytest.fixture(scope="module")
+def member_runs(policy_files):
+    """Each member's own runs, one by one."""
+    return _learned(policy_files["low"]), _learned(policy_files["high"])
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_each_run_is_the_run_of_the_member_its_initial_lr_picks(policy_files, member_runs, batched):
+    low, high = member_runs
+    both = _learned(policy_files["both"], batched)
+    for (seed, lr), run in both.items():
+        member = high if lr >= 3e-3 else low
+        assert run.lrs == pytest.approx(member[(seed, lr)].lrs, rel=1e-9)
+        assert run.val_losses == pytest.approx(member[(seed, lr)].val_losses, rel=1e-4)
+    assert any(low[k].lrs != high[k].lrs for k in both)  # the members do act differently
