@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Train a small MLP on scikit-learn digits with the policy shipped in lrctl as its LR scheduler.
 
-Run: python examples/digits_with_shipped_policy.py [--initial-lr 1e-3] [--policy digits-mlp]
+Run: python examples/digits_with_shipped_policy.py [--initial-lr 1e-3] [--policy FILE]
 The default policy is the general one, trained on a distribution of tasks (`lrctl.shipped_policy_path()`);
-`--policy digits-mlp` takes the one trained on this problem.
+the initial LR picks which of its two members drives the run. `--policy` takes a policy file instead.
 It needs no download. The loop is a plain PyTorch loop: the only lrctl line is the scheduler.
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--initial-lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--policy", default="general", help="shipped policy: general or digits-mlp")
+    parser.add_argument("--policy", default="general", help="a shipped policy's name (general) or a policy file")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -30,7 +30,8 @@ def main() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
     val_batch = (data.val_x[:256], data.val_y[:256])  # the policy was trained with 256 validation samples
     total_steps, batch_size = 500, 64
-    scheduler = lrctl.PolicyScheduler(optimizer, lrctl.shipped_policy_path(args.policy),
+    policy = lrctl.shipped_policy_path(args.policy) if args.policy == "general" else args.policy
+    scheduler = lrctl.PolicyScheduler(optimizer, policy,
                                       model=model, val_data=val_batch, total_steps=total_steps)
     generator = torch.Generator().manual_seed(args.seed)
     for step in range(1, total_steps + 1):

@@ -328,14 +328,15 @@ def policy_problem(policy: Policy) -> str | None:
 
 
 GENERAL_POLICY = "general"
-"""Name of the shipped policy trained on a task distribution (`configs/general.yaml`)."""
+"""Name of the shipped policy trained on a task distribution: two runs (`configs/general.yaml`, and
+`configs/experiments/general_bounded.yaml` for high initial LRs) in one file (`PolicyByInitialLR`)."""
 
 
 def shipped_policy_path(setting: str | None = None) -> Path:
     """Path of a pretrained policy shipped inside the package.
 
     None or "general": the general policy, trained on drawn tasks. A setting's name: the policy shipped
-    for that setting where there is one (digits-mlp), else the general policy.
+    for that setting where one ships (`lrctl/policies/SETTING.pt`), else the general policy.
     """
     folder = Path(__file__).parent / "policies"
     general = folder / f"{GENERAL_POLICY}.pt"

@@ -1,8 +1,14 @@
 """The policies shipped inside the package: which file each name gives, and that they load and act."""
 
+from pathlib import Path
+
 import pytest
 
-from lrctl.policy import PolicyFileError, TASK_DISTRIBUTION, load_policy, shipped_policy_path
+from lrctl.config import load_config
+from lrctl.features import feature_set
+from lrctl.policy import PolicyByInitialLR, PolicyFileError, TASK_DISTRIBUTION, load_policy, shipped_policy_path
+
+CONFIGS = Path(__file__).parents[1] / "configs"
 
 
 def test_default_is_the_general_policy_trained_on_tasks():
@@ -11,44 +17,32 @@ def test_default_is_the_general_policy_trained_on_tasks():
     assert load_policy(path).spec.setting == TASK_DISTRIBUTION
 
 
-def test_a_setting_gets_its_own_policy_where_one_ships_else_the_general_one():
-    assert shipped_policy_path("digits-mlp").name == "digits-mlp.pt"
-    assert shipped_policy_path("fmnist-mlp") == shipped_policy_path()
-    assert shipped_policy_path("fmnist-lenet5") == shipped_policy_path()
+@pytest.mark.parametrize("setting", ["digits-mlp", "fmnist-mlp", "fmnist-lenet5"])
+def test_every_setting_gets_the_general_policy(setting):
+    assert shipped_policy_path(setting) == shipped_policy_path()
 
 
 def test_unknown_name_lists_the_shipped_policies():
-    with pytest.raises(PolicyFileError, match="shipped: digits-mlp, general"):
+    with pytest.raises(PolicyFileError, match="shipped: general"):
         shipped_policy_path("imagenet-vit")
 
 
-@pytest.mark.parametrize("name", ["general", "digits-mlp"])
-def test_shipped_policies_act_on_their_features(name):
-    policy = load_policy(shipped_policy_path(name))
-    assert policy.act([0.0] * len(policy.spec.feature_names)) in (0, 1, 2)
+def test_the_general_policy_hands_high_starts_to_its_bounded_member():
+    general = load_policy(shipped_policy_path())
+    assert isinstance(general, PolicyByInitialLR) and len(general.members) == 2
+    (hand_over,) = general.edges
+    low, high = general.members
+    assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
+    assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
+    features = [0.0] * len(general.spec.feature_names)
+    assert all(member.act(features) in (0, 1, 2) for member in general.members)
 
 
-@pytest.mark.parametrize("setting", ["digits-mlp"])
-def test_a_setting_policy_fits_its_setting_as_it_now_is(setting):
-    from lrctl.config import env_config
-
-    spec, env = load_policy(shipped_policy_path(setting)).spec, env_config(setting)
-    assert (spec.child_steps, spec.steps_per_action, spec.optimizers) == (env.child_steps, env.steps_per_action,
-                                                                          (env.optimizer,))
-
-
-def test_shipped_policies_record_their_optimizers():
-    for name in ("general", "digits-mlp"):
-        assert load_policy(shipped_policy_path(name)).spec.optimizers == ("adam",)
-
-
-def test_the_general_policy_acts_as_its_config_says():
-    from pathlib import Path
-
-    from lrctl.config import load_config
-    from lrctl.features import feature_set
-
-    env = load_config(Path(__file__).parents[1] / "configs" / "general.yaml").env
+def test_the_general_policy_acts_as_its_configs_say():
     spec = load_policy(shipped_policy_path()).spec
-    assert (spec.action_base, spec.max_change, spec.action_mode) == (env.action_base, env.max_change, env.action_mode)
-    assert spec.feature_names == feature_set(env.features)
+    for config in ("general.yaml", "experiments/general_bounded.yaml"):
+        env = load_config(CONFIGS / config).env
+        assert (spec.action_base, spec.max_change, spec.action_mode) == \
+            (env.action_base, env.max_change, env.action_mode)
+        assert spec.feature_names == feature_set(env.features)
+        assert spec.optimizers == tuple(env.tasks.optimizers)

@@ -11,7 +11,7 @@ import lrctl  # noqa: E402
 from lrctl.integrations.common import IntegrationError  # noqa: E402
 from lrctl.integrations.hf import LRControlCallback  # noqa: E402
 
-POLICY = lrctl.load_policy(lrctl.shipped_policy_path("digits-mlp"))
+POLICY = lrctl.load_policy(lrctl.shipped_policy_path())
 
 
 def tiny_model() -> torch.nn.Module:

@@ -19,7 +19,7 @@ from tests.conftest import make_splits  # noqa: E402
 
 DATA = make_splits(n_train=320, n_val=64)
 BATCH = 16
-POLICY = lrctl.load_policy(lrctl.shipped_policy_path("digits-mlp"))
+POLICY = lrctl.load_policy(lrctl.shipped_policy_path())
 
 
 def fresh_network() -> nn.Module:
