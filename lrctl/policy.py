@@ -174,7 +174,7 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | 
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
             return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
-                    "(trained with the same features, actions, base, budget and optimizers)")
+                    "(trained on the same setting with the same features, actions, base, budget and optimizers)")
     return None
 
 
