@@ -89,10 +89,10 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
 
 def _add_combine(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("combine", help="write one policy file in which the initial LR picks the policy",
-                       description="Combine policy files that observe and act alike (same features, actions, "
-                                   "base, budget and optimizers) into one: a run starts with the first policy's "
-                                   "rule, unless its initial LR is at or above a --from-lrs value, where the "
-                                   "policy after it takes over. PolicyScheduler, evaluate and the trainer "
+                       description="Combine policy files that observe and act alike (same setting, features, "
+                                   "actions, base, budget and optimizers) into one: a run starts with the first "
+                                   "policy's rule, unless its initial LR is at or above a --from-lrs value, where "
+                                   "the policy after it takes over. PolicyScheduler, evaluate and the trainer "
                                    "callbacks read the file as any other policy file.")
     p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files, for increasing initial LRs")
     p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
@@ -181,6 +181,14 @@ def _writable_folder(path: Path, option: str) -> Path:
     return path
 
 
+def _writable_file(path: Path, option: str) -> Path:
+    """`path` as a file this process could write, checked before any compute; nothing is created."""
+    problem = unwritable_reason(path, folder=False)
+    if problem:
+        raise _UsageError(f"{option} {str(path)!r} cannot be used ({problem}); choose another file")
+    return path
+
+
 def _progress_bar(total: int, label: str):
     from tqdm import tqdm
 
@@ -209,9 +217,7 @@ def _select(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _UsageError(f"--workers {args.workers}: must be at least 1")
     if args.out:
-        problem = unwritable_reason(Path(args.out), folder=False)
-        if problem:
-            raise _UsageError(f"--out {args.out!r} cannot be used ({problem}); choose another file")
+        _writable_file(Path(args.out), "--out")
     runs, seeds = load_candidates(args.run_dirs, args.seeds)
     ensure_data(runs[0][1].env)
     text = render_selection(score_runs(runs, seeds, workers=args.workers), seeds, tasks_of=runs[0][0])
@@ -224,9 +230,7 @@ def _select(args: argparse.Namespace) -> int:
 def _combine(args: argparse.Namespace) -> int:
     from lrctl.policy import combine_policies, save_policy
 
-    problem = unwritable_reason(Path(args.out), folder=False)
-    if problem:
-        raise _UsageError(f"--out {args.out!r} cannot be used ({problem}); choose another file")
+    _writable_file(Path(args.out), "--out")
     combined = combine_policies(args.policies, args.from_lrs)
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \

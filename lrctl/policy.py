@@ -236,8 +236,8 @@ def load_policy(path: str | os.PathLike[str]) -> AnyPolicy:
     return _policy_from_file_dict(data, path)
 
 
-def _check_version(data: dict[str, Any], path: Path, expected: int) -> None:
-    if data.get("format_version") != expected:
+def _check_version(data: dict[str, Any], path: Path) -> None:
+    if data.get("format_version") != FORMAT_VERSION:
         raise PolicyFileError(
             f"{str(path)!r} has policy format version {data.get('format_version')!r}; this lrctl reads "
             f"versions {FORMAT_VERSION} and {FORMAT_VERSION_BY_INITIAL_LR}: upgrade lrctl or export the policy again"
@@ -263,7 +263,7 @@ def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitia
 
 
 def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
-    _check_version(data, path, FORMAT_VERSION)
+    _check_version(data, path)
     try:
         raw = dict(data["spec"])
         spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),

@@ -22,7 +22,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrctl.actions import decision_lrs
 from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
-from lrctl.policy import TASK_DISTRIBUTION, AnyPolicy, Policy, PolicyByInitialLR, load_policy
+from lrctl.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
 
 
 class PolicyScheduler(LRScheduler):
@@ -69,7 +69,7 @@ class PolicyScheduler(LRScheduler):
         seed: int = 0,
         last_epoch: int = -1,
     ) -> None:
-        self.policies = policy if isinstance(policy, (Policy, PolicyByInitialLR)) else load_policy(policy)
+        self.policies = policy if isinstance(policy, AnyPolicy) else load_policy(policy)
         spec = self.policies.spec
         self.total_steps = _positive_int("total_steps", total_steps if total_steps is not None else spec.child_steps)
         self.steps_per_action = _positive_int(

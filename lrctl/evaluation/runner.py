@@ -23,7 +23,7 @@ from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.features import feature_set_name, validation_losses
-from lrctl.policy import Policy
+from lrctl.policy import Policy, load_policy
 from lrctl.settings import get_setting
 from lrctl.tasks import episode_task
 
@@ -109,20 +109,17 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     losses within float tolerance. Where the policy file holds several policies by initial LR, each
     drives its own tasks in a pass of their own. Each run's wall time is its share of its pass.
     """
-    from lrctl.policy import load_policy
-
     if not tasks:
         return []
     env_cfg, method = tasks[0].env, tasks[0].method
     if any(t.env != env_cfg or t.method != method or t.method.kind != "policy" for t in tasks):
         raise ValueError("run_policy_batched takes tasks of one policy method and one environment config")
     policies = load_policy(method.params["path"])
-    members: dict[int, list[int]] = {}  # id of the policy driving them -> task indices
+    driven_by: dict[Policy, list[int]] = {}  # task indices of each policy that drives some
     for i, task in enumerate(tasks):
-        members.setdefault(id(policies.for_initial_lr(task.initial_lr)), []).append(i)
+        driven_by.setdefault(policies.for_initial_lr(task.initial_lr), []).append(i)
     results: list[RunResult | None] = [None] * len(tasks)
-    for indices in members.values():
-        policy = policies.for_initial_lr(tasks[indices[0]].initial_lr)
+    for policy, indices in driven_by.items():
         for i, result in zip(indices, _policy_pass(env_cfg, policy, method.name, [tasks[i] for i in indices])):
             results[i] = result
     return [r for r in results if r is not None]

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lrctl.policy import AnyPolicy, Policy, PolicyByInitialLR, load_policy, shipped_policy_path
+from lrctl.policy import AnyPolicy, load_policy, shipped_policy_path
 from lrctl.scheduler import PolicyScheduler
 
 
@@ -18,8 +18,8 @@ class IntegrationError(ValueError):
 
 
 def resolve_policy(policy: str | os.PathLike[str] | AnyPolicy) -> AnyPolicy:
-    """A loaded policy: a loaded one, a policy file, or the name of a shipped one (`general`, `digits-mlp`)."""
-    if isinstance(policy, (Policy, PolicyByInitialLR)):
+    """A loaded policy: a loaded one, a policy file, or the name of a shipped one (`general`)."""
+    if isinstance(policy, AnyPolicy):
         return policy
     if isinstance(policy, str) and not policy.endswith(".pt") and os.sep not in policy:
         return load_policy(shipped_policy_path(policy))

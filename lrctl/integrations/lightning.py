@@ -36,7 +36,7 @@ class LRControl(pl.Callback):
 
     Args:
         policy: a policy file, a loaded policy (`lrctl.load_policy`), or a shipped policy's name (`general`,
-            the default, or `digits-mlp`).
+            the default).
         val_batch: `(x, y)`, the fixed validation batch the policy observes; default: the first batch of
             the trainer's validation dataloader, cut to `val_samples`.
         val_samples: at most this many validation samples (default: the whole batch).
