@@ -122,14 +122,25 @@ class ActionRule(Protocol):
     action_mode: str
     action_base: str
     max_change: float
+    max_lr_ratio: float
     lr_min: float
     lr_max: float
 
 
+def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
+    """The highest LR the policy may hold in a run from `initial_lr`: lr_max, or below it
+    `max_lr_ratio` times the initial LR where that is set."""
+    if rule.max_lr_ratio > 0:
+        return min(rule.lr_max, rule.max_lr_ratio * initial_lr)
+    return rule.lr_max
+
+
 def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: int, budget: int,
-                 steps_per_action: int, noise: float = 0.0) -> tuple[float, float]:
-    """One decision: the policy's new LR (`next_lr` of its last one) and the LR the child trains with for
-    the next `steps_per_action` steps (times the base schedule at `steps_done` of `budget`)."""
-    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, rule.max_change, rule.lr_min, rule.lr_max, noise)
+                 steps_per_action: int, initial_lr: float, noise: float = 0.0) -> tuple[float, float]:
+    """One decision: the policy's new LR (`next_lr` of its last one, at most `policy_lr_ceiling`) and the
+    LR the child trains with for the next `steps_per_action` steps (times the base schedule at
+    `steps_done` of `budget`)."""
+    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, rule.max_change, rule.lr_min,
+                            policy_lr_ceiling(rule, initial_lr), noise)
     multiplier = base_multiplier(rule.action_base, steps_done, budget, steps_per_action)
     return new_policy_lr, applied_lr(new_policy_lr, multiplier, rule.lr_min, rule.lr_max)

@@ -105,6 +105,10 @@ class EnvConfig:
     over the first 30% of the budget, then down)."""
     max_change: float = 0.05
     """Largest relative LR change per decision, in (0, 1)."""
+    max_lr_ratio: float = 0.0
+    """0: off. r >= 1: the policy's LR never rises above r times the episode's initial LR (before the base
+    schedule multiplies it), so with a decaying action_base and r = 1 the applied LR stays at or below the
+    base schedule: corrections may cut it, never lift it."""
     lr_noise_std: float = 0.0
     """Std of Gaussian noise on the log of each LR change (0 = none); the cap still holds."""
     lr_min: float = 1e-6
@@ -363,6 +367,9 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
                               f"= [{cfg.lr_min}, {cfg.lr_max}], got {list(low_high)}")
     if not 0 < cfg.max_change < 1:
         raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
+    if not (math.isfinite(cfg.max_lr_ratio) and (cfg.max_lr_ratio == 0 or cfg.max_lr_ratio >= 1)):
+        raise ConfigError(f"{p}max_lr_ratio: must be 0 (off) or at least 1 (a ceiling below the initial LR "
+                          f"would move the first decision by more than max_change), got {cfg.max_lr_ratio}")
     if cfg.lr_noise_std < 0:
         raise ConfigError(f"{p}lr_noise_std: must be >= 0, got {cfg.lr_noise_std}")
     if cfg.divergence_penalty < 0:

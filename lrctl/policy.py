@@ -57,6 +57,9 @@ class PolicySpec:
     action_base: str = "constant"
     """The schedule its LR is multiplied by (`lrctl.actions.ACTION_BASES`); constant in files written
     before it was recorded."""
+    max_lr_ratio: float = 0.0
+    """Its LR's ceiling as a multiple of the run's initial LR (`EnvConfig.max_lr_ratio`); 0 (none) in
+    files written before it was recorded."""
 
 
 class Policy:
@@ -117,8 +120,9 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version")
-"""Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one."""
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "max_lr_ratio")
+"""Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
+run takes its ceiling (`max_lr_ratio`) from the member that drives it."""
 
 
 class PolicyByInitialLR:
@@ -128,7 +132,7 @@ class PolicyByInitialLR:
     from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
     With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
     second. The members observe and act alike (their specs differ only in `_MAY_DIFFER`), so `spec`
-    describes them all.
+    describes them all but their own ceilings (a run's member's spec has its ceiling).
     """
 
     def __init__(self, members: Sequence[Policy], edges: Sequence[float]) -> None:
@@ -307,6 +311,8 @@ def policy_problem(policy: Policy) -> str | None:
         return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
     if spec.action_base not in ACTION_BASES:
         return f"unknown action base {spec.action_base!r}"
+    if not (isinstance(spec.max_lr_ratio, (int, float)) and (spec.max_lr_ratio == 0 or spec.max_lr_ratio >= 1)):
+        return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
     if not all(name in ("adam", "sgd") for name in spec.optimizers):
         return f"unknown optimizers {list(spec.optimizers)!r}"
     sizes = _actor_sizes(policy.actor)

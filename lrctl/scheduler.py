@@ -170,7 +170,7 @@ class PolicyScheduler(LRScheduler):
         if spec.action_base == "constant":
             self.policy_lr = lr
         self.policy_lr, new = decision_lrs(spec, self.policy_lr, action, self.steps_done, self.total_steps,
-                                           self.steps_per_action)
+                                           self.steps_per_action, self.policy_initial_lr)
         factor = new / lr
         for i, group in enumerate(self.optimizer.param_groups):
             group["lr"] = new if i == 0 else group["lr"] * factor

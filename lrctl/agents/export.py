@@ -22,7 +22,7 @@ def policy_spec(env: EnvConfig) -> PolicySpec:
     """What a policy trained on `env` was trained for, and the features it observes."""
     return PolicySpec(
         feature_names=feature_set(env.features), action_mode=env.action_mode, action_base=env.action_base,
-        max_change=env.max_change,
+        max_change=env.max_change, max_lr_ratio=env.max_lr_ratio,
         lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
         child_steps=env.child_steps, setting=TASK_DISTRIBUTION if draws_tasks(env) else env.setting,
         initial_lrs=tuple(env.initial_lrs),

@@ -206,7 +206,7 @@ class EpisodeCore:
             noise = float(self.rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
             self.policy_lrs[i], self.lrs[i] = decision_lrs(cfg, float(self.policy_lrs[i]), actions[i],
                                                            int(steps_before[i]), int(self.budgets[i]),
-                                                           cfg.steps_per_action, noise)
+                                                           cfg.steps_per_action, float(self.initial_lrs[i]), noise)
         self.children.set_lrs(self.lrs)
         losses = self.children.train(cfg.steps_per_action)
         train_loss = mean_train_loss(losses)
@@ -248,7 +248,8 @@ class EpisodeCore:
             return np.full(self.k, math.nan)
         rule, keep = self._twin_rule, keep_action(self.cfg.action_mode)
         self.twins.set_lrs(np.array([decision_lrs(rule, float(self.initial_lrs[i]), keep, int(steps_before[i]),
-                                                  int(self.budgets[i]), self.cfg.steps_per_action)[1]
+                                                  int(self.budgets[i]), self.cfg.steps_per_action,
+                                                  float(self.initial_lrs[i]))[1]
                                      for i in range(self.k)]))
         self.twins.train(self.cfg.steps_per_action)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)

@@ -91,6 +91,7 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
          f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; ") +
         f"action mode {cfg.env.action_mode}, max change {cfg.env.max_change:g}"
         + ("" if cfg.env.action_base == "constant" else f", over a {cfg.env.action_base} base schedule")
+        + (f", at most {cfg.env.max_lr_ratio:g} times the initial LR" if cfg.env.max_lr_ratio else "")
         + f"; reward {cfg.env.reward}",
         f"- Held-out seeds: {seeds} (training used seeds {cfg.seed}..{cfg.seed + cfg.ppo.n_envs - 1} "
         "and the episodes drawn from them)",

@@ -134,7 +134,7 @@ def _policy_pass(env_cfg: EnvConfig, policy: Policy, method: str, tasks: Sequenc
     spec = policy.spec
     env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(spec.feature_names),
                                   action_mode=spec.action_mode, action_base=spec.action_base,
-                                  max_change=spec.max_change,
+                                  max_change=spec.max_change, max_lr_ratio=spec.max_lr_ratio,
                                   lr_min=spec.lr_min, lr_max=spec.lr_max)
     start = time.perf_counter()
     results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks], method=method)
