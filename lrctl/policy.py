@@ -120,9 +120,9 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "max_lr_ratio")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
-run takes its ceiling (`max_lr_ratio`) from the member that drives it."""
+run takes its base schedule and ceiling from the member that drives it."""
 
 
 class PolicyByInitialLR:
@@ -131,8 +131,9 @@ class PolicyByInitialLR:
     `edges` are the initial LRs where one member hands over to the next, in increasing order: a run
     from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
     With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
-    second. The members observe and act alike (their specs differ only in `_MAY_DIFFER`), so `spec`
-    describes them all but their own ceilings (a run's member's spec has its ceiling).
+    second. The members observe alike and share the action mode, cap and budget (their specs differ only
+    in `_MAY_DIFFER`), so `spec` describes them all but for the base schedule and ceiling, which each run
+    takes from its member's own spec.
     """
 
     def __init__(self, members: Sequence[Policy], edges: Sequence[float]) -> None:
@@ -178,7 +179,7 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | 
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
             return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
-                    "(trained on the same setting with the same features, actions, base, budget and optimizers)")
+                    "(trained on the same setting with the same features, actions, cap, budget and optimizers)")
     return None
 
 

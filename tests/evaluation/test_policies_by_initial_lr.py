@@ -1,5 +1,5 @@
 """Evaluating a file of several policies by initial LR: each run is the run of the member its initial LR
-picks, one by one and as batched children."""
+picks, with that member's own base schedule and ceiling, one by one and as batched children."""
 
 from dataclasses import replace
 
@@ -15,7 +15,8 @@ from tests.policy_helpers import make_policy
 @pytest.fixture(scope="module")
 def policy_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("policies")
-    low, high = make_policy("discrete", seed=0), make_policy("discrete", seed=1)
+    low = make_policy("discrete", seed=0, action_base="linear")
+    high = make_policy("discrete", seed=1, action_base="onecycle", max_lr_ratio=1.0)
     for name, policy in (("low", low), ("high", high), ("both", PolicyByInitialLR([low, high], [3e-3]))):
         save_policy(policy, folder / f"{name}.pt")
     return {name: str(folder / f"{name}.pt") for name in ("low", "high", "both")}
