@@ -87,9 +87,10 @@ class PolicyScheduler(LRScheduler):
                 f"{spec.steps_per_action} steps (on {spec.setting}); its decisions may not carry over",
                 stacklevel=2,
             )
-        if total_steps is None and spec.action_base != "constant":
+        base = self.policy.spec.action_base  # members of one file may differ in it
+        if total_steps is None and base != "constant":
             warnings.warn(
-                f"the policy lays its {spec.action_base} base schedule over total_steps, which defaults to "
+                f"the policy lays its {base} base schedule over total_steps, which defaults to "
                 f"{spec.child_steps}; pass total_steps=your training budget in optimizer steps",
                 stacklevel=2,
             )

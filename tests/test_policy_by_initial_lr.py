@@ -2,13 +2,16 @@
 the scheduler and the `lrctl combine` command."""
 
 import copy
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from lrctl.cli import main
 from lrctl.policy import Policy, PolicyByInitialLR, PolicyFileError, load_policy, save_policy
+from lrctl.scheduler import PolicyScheduler
 from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
 HAND_OVER = 3e-3
@@ -115,3 +118,16 @@ def test_a_damaged_file_of_several_policies_is_a_one_line_error(members, tmp_pat
     torch.save(data, tmp_path / "bad.pt")
     with pytest.raises(PolicyFileError, match="damaged"):
         load_policy(tmp_path / "bad.pt")
+
+
+def test_the_scheduler_asks_for_the_budget_when_the_member_driving_the_run_has_a_base(digits_like):
+    plain = make_policy("discrete", features="scale_free_lr", seed=0)
+    residual = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear")
+    both = PolicyByInitialLR([plain, residual], [HAND_OVER])
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    val = (digits_like.val_x[:8], digits_like.val_y[:8])
+    with pytest.warns(UserWarning, match="linear base schedule over total_steps"):
+        PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-2), both, model=model, val_data=val)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-3), both, model=model, val_data=val)
