@@ -127,6 +127,12 @@ class ActionRule(Protocol):
     lr_max: float
 
 
+def is_max_lr_ratio(ratio: float) -> bool:
+    """Whether `ratio` can be a `max_lr_ratio`: 0 (no ceiling) or a finite number at least 1 (a ceiling
+    below the initial LR would move the first decision by more than the cap)."""
+    return isinstance(ratio, (int, float)) and (ratio == 0 or 1 <= ratio < math.inf)
+
+
 def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
     """The highest LR the policy may hold in a run from `initial_lr`: lr_max, or below it
     `max_lr_ratio` times the initial LR where that is set."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from lrctl.actions import ACTION_BASES
+from lrctl.actions import ACTION_BASES, is_max_lr_ratio
 from lrctl.error_text import first_line
 from lrctl.feature_sets import FEATURE_SETS
 from lrctl.settings import SettingError, get_setting, setting_label
@@ -367,7 +367,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
                               f"= [{cfg.lr_min}, {cfg.lr_max}], got {list(low_high)}")
     if not 0 < cfg.max_change < 1:
         raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
-    if not (math.isfinite(cfg.max_lr_ratio) and (cfg.max_lr_ratio == 0 or cfg.max_lr_ratio >= 1)):
+    if not is_max_lr_ratio(cfg.max_lr_ratio):
         raise ConfigError(f"{p}max_lr_ratio: must be 0 (off) or at least 1 (a ceiling below the initial LR "
                           f"would move the first decision by more than max_change), got {cfg.max_lr_ratio}")
     if cfg.lr_noise_std < 0:

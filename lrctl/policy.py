@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrctl.actions import ACTION_BASES
+from lrctl.actions import ACTION_BASES, is_max_lr_ratio
 from lrctl.atomic import write_atomic
 from lrctl.features import check_feature_names
 
@@ -312,7 +312,7 @@ def policy_problem(policy: Policy) -> str | None:
         return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
     if spec.action_base not in ACTION_BASES:
         return f"unknown action base {spec.action_base!r}"
-    if not (isinstance(spec.max_lr_ratio, (int, float)) and (spec.max_lr_ratio == 0 or spec.max_lr_ratio >= 1)):
+    if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
     if not all(name in ("adam", "sgd") for name in spec.optimizers):
         return f"unknown optimizers {list(spec.optimizers)!r}"
