@@ -154,6 +154,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lrctl.data import ensure_data
     from lrctl.evaluation.outputs import write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
+    from lrctl.progress import progress_reporter
     from lrctl.evaluation.setup import resolve_environment
     from lrctl.settings import setting_label
 
@@ -163,7 +164,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                     on_ray=args.ray is not None, ray_address=args.ray or None, baselines=args.baselines)
     out = _writable_folder(Path(args.out or f"eval/{setting_label(env.setting)}"), "--out")
     ensure_data(env)  # and on a missing dataset, before any worker starts
-    result = evaluate(plan, progress_factory=_progress_bar)
+    result = evaluate(plan, progress_factory=progress_reporter)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
         "python evaluate.py " + " ".join(sys.argv[1:])
     out.mkdir(parents=True, exist_ok=True)
@@ -188,19 +189,6 @@ def _writable_file(path: Path, option: str) -> Path:
     if problem:
         raise _UsageError(f"{option} {str(path)!r} cannot be used ({problem}); choose another file")
     return path
-
-
-def _progress_bar(total: int, label: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=label, unit="run", disable=None)
-
-    def advance(n: int) -> None:
-        bar.update(n)
-        if bar.n >= total:
-            bar.close()
-
-    return advance
 
 
 def _export(args: argparse.Namespace) -> int:
