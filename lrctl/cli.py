@@ -202,6 +202,7 @@ def _select(args: argparse.Namespace) -> int:
     from lrctl.atomic import write_text_atomic
     from lrctl.data import ensure_data
     from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
+    from lrctl.progress import progress_reporter
 
     if args.workers < 1:
         raise _UsageError(f"--workers {args.workers}: must be at least 1")
@@ -209,7 +210,8 @@ def _select(args: argparse.Namespace) -> int:
         _writable_file(Path(args.out), "--out")
     runs, seeds = load_candidates(args.run_dirs, args.seeds)
     ensure_data(runs[0][1].env)
-    text = render_selection(score_runs(runs, seeds, workers=args.workers), seeds, tasks_of=runs[0][0])
+    scores = score_runs(runs, seeds, workers=args.workers, progress_factory=progress_reporter)
+    text = render_selection(scores, seeds, tasks_of=runs[0][0])
     if args.out:
         write_text_atomic(Path(args.out), text)
     print(text)

@@ -14,7 +14,7 @@ compare them on each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,9 +91,11 @@ def tuning_env(tasks_of: EnvConfig, run: EnvConfig) -> EnvConfig:
     return replace(tasks_of, steps_per_action=run.steps_per_action)
 
 
-def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], workers: int = 2) -> list[Candidate]:
+def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], workers: int = 2,
+               progress_factory: Callable[[int, str], Callable[[int], None]] | None = None) -> list[Candidate]:
     """Run each policy (deterministic) and the constant LR on `seeds` at every initial LR, on the first
-    run's tuning tasks; best first.
+    run's tuning tasks; best first. `progress_factory(total, label)` gives the callback told of each
+    finished run.
 
     The policies run as the runs' reports run them: as children of one batched pass where every run
     trained batched, so a score on the report seeds is the one in their report.md (for a run trained on
@@ -104,7 +106,9 @@ def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], w
                   seed, lr)
              for run_dir, cfg in runs for lr in cfg.env.initial_lrs for seed in seeds]
     tasks += [Task(base.env, CONSTANT, seed, lr) for lr in base.env.initial_lrs for seed in seeds]
-    results = run_tasks(tasks, workers=workers, batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
+    progress = progress_factory(len(tasks), "selection") if progress_factory else None
+    results = run_tasks(tasks, workers=workers, progress=progress,
+                        batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
     per_run = len(base.env.initial_lrs) * len(seeds)
 
     def by_lr(block: Sequence[RunResult]) -> dict[float, list[RunResult]]:

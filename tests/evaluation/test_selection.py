@@ -1,6 +1,7 @@
 """Choosing a policy among runs on tuning seeds: the score, `lrctl select`, and its checks before compute."""
 
 import math
+import re
 
 import pytest
 
@@ -54,8 +55,10 @@ def test_select_ranks_runs_best_first_with_the_score_of_their_reports(tmp_path, 
     runs = [_run(tmp_path, f"seed{i}", policy_seed=i) for i in range(3)]
     out = tmp_path / "selection.md"
     assert main(["select", *map(str, runs), "--out", str(out), "--workers", "1"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert out.read_text() in printed
+    assert re.search(r"^selection: (\d+)/\1 runs, \d+s elapsed$", captured.err, re.MULTILINE)  # progress in a log
 
     configs, seeds = load_candidates(runs)
     assert seeds == (5, 6)
