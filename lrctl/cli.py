@@ -57,8 +57,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
     p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
     p.add_argument("--baselines", nargs="+", metavar="NAME",
-                   help="run only these baselines beside the learned policy (default: all but capped, "
-                        "cosine and linear capped per decision as the policy is): " + ", ".join(BASELINES))
+                   help="run only these baselines beside the learned policy (default: all but the opt-in "
+                        "capped and onecycle-lr-only): " + ", ".join(BASELINES))
     p.add_argument("--batched", action="store_true",
                    help="run the learned policy's episodes as children of one batched pass (vec_env: batched; "
                         "children with BatchNorm or Dropout run one by one)")

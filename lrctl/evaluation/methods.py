@@ -132,6 +132,8 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         MethodSpec("linear", "linear", {}, "linear decay to 0 over the budget"),
         MethodSpec("onecycle", "onecycle", {}, "OneCycle with max_lr = initial LR"),
         MethodSpec("plateau", "plateau", {}, "ReduceLROnPlateau(x0.5, patience 5 decisions) on validation loss"),
+        MethodSpec("onecycle-lr-only", "onecycle", {"cycle_momentum": False},
+                   "OneCycle's LR with max_lr = initial LR, the optimizer's momentum or betas left alone"),
     ]
     if clara_damping is not None:
         methods.append(MethodSpec(f"clara-{optimizer}", "clara", {"damping": clara_damping},
@@ -191,7 +193,8 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     if kind == "linear":
         return Driver(optimizer, LambdaLR(optimizer, lambda t: DECAY_SHAPES["linear"](t / steps)))
     if kind == "onecycle":
-        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1))
+        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1,
+                                            cycle_momentum=spec.params.get("cycle_momentum", True)))
     if kind == "plateau":
         return Driver(optimizer, ReduceLROnPlateau(optimizer, factor=0.5, patience=5), "plateau")
     if kind == "capped":

@@ -49,6 +49,25 @@ def test_onecycle_peaks_at_the_initial_lr():
     assert max(lrs) == pytest.approx(1e-2, rel=1e-2) and lrs[0] < 1e-3 and lrs[-1] < 1e-4
 
 
+def test_onecycle_lr_only_plays_onecycles_lrs_and_leaves_adams_betas_alone():
+    def lrs_and_beta1(spec):
+        model = nn.Sequential(nn.Linear(4, 3))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        driver = build_driver(spec, model, optimizer, 1e-2, Budget(STEPS, 5, torch.zeros(1, 4), torch.zeros(1)))
+        seen = []
+        for _ in range(STEPS):
+            seen.append((driver.lr, optimizer.param_groups[0]["betas"][0]))
+            model(torch.ones(1, 4)).sum().backward()
+            optimizer.step()
+            driver.after_step(0.0)
+        return seen
+
+    cycled = lrs_and_beta1(MethodSpec("onecycle", "onecycle"))
+    lr_only = lrs_and_beta1(MethodSpec("onecycle-lr-only", "onecycle", {"cycle_momentum": False}))
+    assert [lr for lr, _ in lr_only] == [lr for lr, _ in cycled]
+    assert {beta for _, beta in lr_only} == {0.9} and len({beta for _, beta in cycled}) > 2
+
+
 def test_plateau_halves_when_validation_stalls():
     lrs = _lrs(MethodSpec("plateau", "plateau"))  # validation loss is a constant 1.0
     assert lrs[-1] == pytest.approx(5e-3)
