@@ -154,8 +154,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lrctl.data import ensure_data
     from lrctl.evaluation.outputs import write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
-    from lrctl.progress import progress_reporter
     from lrctl.evaluation.setup import resolve_environment
+    from lrctl.progress import progress_reporter
     from lrctl.settings import setting_label
 
     env, policy = resolve_environment(args.setting, args.run_dir, args.policy, args.overrides)
