@@ -14,9 +14,15 @@ from typing import TextIO
 
 LINES_PER_BATCH = 10
 
+Progress = Callable[[int], None]
+"""`advance(n)`: told that `n` more runs have finished."""
+
+ProgressFactory = Callable[[int, str], Progress]
+"""`factory(total, label)`: the `Progress` of a batch of `total` runs called `label`."""
+
 
 def progress_reporter(total: int, label: str, stream: TextIO | None = None,
-                      clock: Callable[[], float] = time.monotonic) -> Callable[[int], None]:
+                      clock: Callable[[], float] = time.monotonic) -> Progress:
     """`advance(n)`, to be called as `n` more of `total` runs of `label` finish.
 
     On a terminal it moves a tqdm bar; elsewhere it writes a line such as
@@ -28,7 +34,7 @@ def progress_reporter(total: int, label: str, stream: TextIO | None = None,
     return _line_reporter(total, label, stream, clock)
 
 
-def _tqdm_bar(total: int, label: str, stream: TextIO) -> Callable[[int], None]:
+def _tqdm_bar(total: int, label: str, stream: TextIO) -> Progress:
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=label, unit="run", file=stream)
@@ -41,7 +47,7 @@ def _tqdm_bar(total: int, label: str, stream: TextIO) -> Callable[[int], None]:
     return advance
 
 
-def _line_reporter(total: int, label: str, stream: TextIO, clock: Callable[[], float]) -> Callable[[int], None]:
+def _line_reporter(total: int, label: str, stream: TextIO, clock: Callable[[], float]) -> Progress:
     start = clock()
     done = 0
     reported_tenths = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from lrctl.config import ConfigError, EnvConfig, check_seed, validate_env
@@ -20,6 +20,7 @@ from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, Meth
                                       standard_methods)
 from lrctl.evaluation.records import RunResult
 from lrctl.evaluation.runner import Task, run_tasks
+from lrctl.progress import Progress, ProgressFactory
 
 DEFAULT_EVAL_SEEDS = tuple(range(200_000, 200_010))
 """Ten held-out seeds: published results need at least ten for their confidence intervals."""
@@ -68,8 +69,7 @@ def _mean_final(runs: Iterable[RunResult]) -> float:
     return statistics.fmean(r.final_val_loss for r in runs)
 
 
-def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None = None
-             ) -> EvaluationResult:
+def evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None = None) -> EvaluationResult:
     """Tune, then run every method on every seed and initial LR (on Ray with `plan.on_ray`)."""
     if plan.on_ray:
         from lrctl.ray_cluster import RaySession
@@ -79,9 +79,8 @@ def evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callab
     return _evaluate(plan, progress_factory)
 
 
-def _evaluate(plan: EvaluationPlan, progress_factory: Callable[[int, str], Callable[[int], None]] | None
-              ) -> EvaluationResult:
-    def progress(total: int, label: str) -> Callable[[int], None] | None:
+def _evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None) -> EvaluationResult:
+    def progress(total: int, label: str) -> Progress | None:
         return progress_factory(total, label) if progress_factory else None
 
     # 1. Tuning on the tuning seeds.

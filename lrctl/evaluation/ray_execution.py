@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from lrctl.progress import Progress
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -21,7 +23,7 @@ def _with_threads(fn: Callable[[Any], Any], threads: int, item: Any) -> Any:
 
 
 def map_on_ray(fn: Callable[[Item], Result], items: Sequence[Item], *, threads: int = 1,
-               progress: Callable[[int], None] | None = None, weight: Callable[[Item], int] = lambda _: 1,
+               progress: Progress | None = None, weight: Callable[[Item], int] = lambda _: 1,
                ) -> list[Result]:
     """`[fn(item) for item in items]`, each call a Ray task reserving `threads` CPUs and running with that
     many torch threads, on the Ray this process is connected to. `progress(weight(item))` is called as

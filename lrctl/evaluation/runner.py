@@ -11,7 +11,7 @@ import dataclasses
 import math
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +24,7 @@ from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.features import feature_set_name, validation_losses
 from lrctl.policy import Policy, load_policy
+from lrctl.progress import Progress
 from lrctl.settings import get_setting
 from lrctl.tasks import episode_task
 
@@ -153,7 +154,7 @@ def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
     return item[0], run_task(item[1])
 
 
-def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], None] | None,
+def _run_each(tasks: Sequence[Task], workers: int, progress: Progress | None,
               on_ray: bool = False) -> list[RunResult]:
     if on_ray:
         from lrctl.evaluation.ray_execution import map_on_ray
@@ -180,7 +181,7 @@ def _run_each(tasks: Sequence[Task], workers: int, progress: Callable[[int], Non
     return [r for r in results if r is not None]
 
 
-def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Callable[[int], None] | None = None,
+def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Progress | None = None,
               batched: bool = False, on_ray: bool = False) -> list[RunResult]:
     """Run `tasks` (in worker processes when workers > 1); results come back in task order.
 

@@ -14,7 +14,7 @@ compare them on each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS
 from lrctl.evaluation.records import RunResult, mean_final_loss, selection_score
 from lrctl.evaluation.report import CONSTANT, LEARNED
 from lrctl.evaluation.runner import Task, run_tasks
+from lrctl.progress import ProgressFactory
 
 @dataclass(frozen=True)
 class Candidate:
@@ -92,7 +93,7 @@ def tuning_env(tasks_of: EnvConfig, run: EnvConfig) -> EnvConfig:
 
 
 def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], workers: int = 2,
-               progress_factory: Callable[[int, str], Callable[[int], None]] | None = None) -> list[Candidate]:
+               progress_factory: ProgressFactory | None = None) -> list[Candidate]:
     """Run each policy (deterministic) and the constant LR on `seeds` at every initial LR, on the first
     run's tuning tasks; best first. `progress_factory(total, label)` gives the callback told of each
     finished run.
