@@ -6,7 +6,6 @@ Every user error ends with one line on stderr naming the bad value and what to d
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence

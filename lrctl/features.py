@@ -29,10 +29,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from lrctl.feature_sets import FEATURE_NAMES, FEATURE_SETS, SCALE_FREE_FEATURES
+from lrctl.feature_sets import FEATURE_NAMES, FEATURE_SETS
 
 ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(n for names in FEATURE_SETS.values() for n in names))
 TREND_WINDOW = 5

@@ -3,7 +3,6 @@ the scheduler and the `lrctl combine` command."""
 
 import copy
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pytest
