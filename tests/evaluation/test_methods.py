@@ -9,15 +9,16 @@ from lrctl.evaluation.methods import Budget, MethodSpec, build_driver, standard_
 STEPS = 40
 
 
-def _lrs(spec, initial_lr=1e-2):
+def _lrs_and_beta1s(spec, initial_lr=1e-2):
+    """Per step, the LR a method gives Adam and Adam's first beta at that step."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3))
     budget = Budget(STEPS, 5, torch.randn(8, 4), torch.randint(0, 3, (8,)))
     optimizer = torch.optim.Adam(model.parameters(), lr=initial_lr)
     driver = build_driver(spec, model, optimizer, initial_lr, budget)
-    lrs = []
+    seen = []
     for step in range(1, STEPS + 1):
-        lrs.append(driver.lr)
+        seen.append((driver.lr, driver.optimizer.param_groups[0].get("betas", (None,))[0]))
         loss = nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
         driver.optimizer.zero_grad()
         loss.backward()
@@ -25,7 +26,11 @@ def _lrs(spec, initial_lr=1e-2):
         driver.after_step(loss.item())
         if step % 5 == 0:
             driver.after_validation(1.0)
-    return lrs
+    return seen
+
+
+def _lrs(spec, initial_lr=1e-2):
+    return [lr for lr, _ in _lrs_and_beta1s(spec, initial_lr)]
 
 
 def test_constant_keeps_the_lr():
@@ -50,22 +55,11 @@ def test_onecycle_peaks_at_the_initial_lr():
 
 
 def test_onecycle_lr_only_plays_onecycles_lrs_and_leaves_adams_betas_alone():
-    def lrs_and_beta1(spec):
-        model = nn.Sequential(nn.Linear(4, 3))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        driver = build_driver(spec, model, optimizer, 1e-2, Budget(STEPS, 5, torch.zeros(1, 4), torch.zeros(1)))
-        seen = []
-        for _ in range(STEPS):
-            seen.append((driver.lr, optimizer.param_groups[0]["betas"][0]))
-            model(torch.ones(1, 4)).sum().backward()
-            optimizer.step()
-            driver.after_step(0.0)
-        return seen
-
-    cycled = lrs_and_beta1(MethodSpec("onecycle", "onecycle"))
-    lr_only = lrs_and_beta1(MethodSpec("onecycle-lr-only", "onecycle", {"cycle_momentum": False}))
-    assert [lr for lr, _ in lr_only] == [lr for lr, _ in cycled]
-    assert {beta for _, beta in lr_only} == {0.9} and len({beta for _, beta in cycled}) > 2
+    (lr_only,) = standard_methods(None, None, None, baselines=["onecycle-lr-only"])
+    cycled = _lrs_and_beta1s(MethodSpec("onecycle", "onecycle"))
+    kept = _lrs_and_beta1s(lr_only)
+    assert [lr for lr, _ in kept] == [lr for lr, _ in cycled]
+    assert {beta for _, beta in kept} == {0.9} and len({beta for _, beta in cycled}) > 2
 
 
 def test_plateau_halves_when_validation_stalls():

@@ -1,7 +1,6 @@
 """Evaluating a file of several policies by initial LR: each run is the run of the member its initial LR
 picks, with that member's own base schedule and ceiling, one by one and as batched children."""
 
-
 import pytest
 
 from lrctl.config import env_config
