@@ -29,7 +29,12 @@ def _per_step(self: scheduler.PolicyScheduler, train_loss=None) -> None:
 
 
 if __name__ == "__main__":
-    if "--workers" in sys.argv and sys.argv[sys.argv.index("--workers") + 1] != "1":
-        sys.exit("step_cadence.py: pass --workers 1 (worker processes would run without the per-step base)")
+    args = sys.argv[1:]
+    workers = [args[i + 1] if arg == "--workers" and i + 1 < len(args) else arg.partition("=")[2]
+               for i, arg in enumerate(args) if arg == "--workers" or arg.startswith("--workers=")]
+    if workers != ["1"]:
+        print(f"step_cadence.py: --workers {' '.join(workers) or '(not given)'}: pass --workers 1 (worker "
+              "processes would run without the per-step base)", file=sys.stderr)
+        sys.exit(2)
     scheduler.PolicyScheduler.step = _per_step
-    sys.exit(main(["evaluate", *sys.argv[1:]]))
+    sys.exit(main(["evaluate", *args]))

@@ -53,9 +53,11 @@ METHODS = [
 ]
 
 if __name__ == "__main__":
+    if not sys.argv[1:] or not all(arg.isdigit() for arg in sys.argv[1:]):
+        print(f"shapes.py: expected tuning seeds as non-negative integers, got {sys.argv[1:]}; "
+              "e.g. 100000 100001 100002", file=sys.stderr)
+        sys.exit(2)
     seeds = [int(s) for s in sys.argv[1:]]
-    if not seeds:
-        sys.exit("shapes.py: name the tuning seeds, e.g. 100000 100001 100002")
     runner.build_driver = sf_driver
     runner.init_worker()  # one torch thread, as evaluate.py's runs
     env = config_from_dict({"env": {"setting": SETTING}}).env
