@@ -1,4 +1,7 @@
-"""Resumable checkpoints of a PPO run: model, VecNormalize statistics and the timestep count."""
+"""Resumable checkpoints of a PPO run: agent state, VecNormalize statistics and the timestep count.
+
+Every file is in a format that cannot run code when read (see `lrctl.agents.state`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from pathlib import Path
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
-from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.agents.state import FORMAT, save_agent, save_normalization
+from lrctl.atomic import write_text_atomic
 from lrctl.strict_yaml import excerpt
 
 LATEST = "latest.json"
@@ -38,12 +42,12 @@ def save_checkpoint(folder: Path, model: PPO, venv: VecNormalize,
     """
     folder.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
-    ckpt = Checkpoint(steps, folder / f"model_{steps:09d}.zip", folder / f"vecnormalize_{steps:09d}.pkl",
+    ckpt = Checkpoint(steps, folder / f"model_{steps:09d}.pt", folder / f"vecnormalize_{steps:09d}.npz",
                       dict(counters or {}))
-    write_atomic(ckpt.model, model.save, suffix=".zip")
-    write_atomic(ckpt.vecnormalize, venv.save)
+    save_agent(ckpt.model, model)
+    save_normalization(ckpt.vecnormalize, venv)
     write_text_atomic(folder / LATEST, json.dumps(
-        {"timesteps": steps, "model": ckpt.model.name, "vecnormalize": ckpt.vecnormalize.name,
+        {"format": FORMAT, "timesteps": steps, "model": ckpt.model.name, "vecnormalize": ckpt.vecnormalize.name,
          "counters": ckpt.counters}
     ))
     _prune(folder, keep={ckpt.model.name, ckpt.vecnormalize.name})
@@ -51,11 +55,11 @@ def save_checkpoint(folder: Path, model: PPO, venv: VecNormalize,
 
 
 def _prune(folder: Path, keep: set[str]) -> None:
-    models = sorted(folder.glob("model_*.zip"))
+    models = sorted(folder.glob("model_*.pt"))
     for old in models[:-_KEEP]:
         if old.name not in keep:
             old.unlink(missing_ok=True)
-            (folder / old.name.replace("model_", "vecnormalize_").replace(".zip", ".pkl")).unlink(missing_ok=True)
+            (folder / old.name.replace("model_", "vecnormalize_").replace(".pt", ".npz")).unlink(missing_ok=True)
 
 
 def latest_checkpoint(folder: Path) -> Checkpoint | None:
@@ -69,6 +73,10 @@ def latest_checkpoint(folder: Path) -> Checkpoint | None:
                           {str(k): float(v) for k, v in dict(data.get("counters", {})).items()})
     except (ValueError, KeyError, TypeError, OSError) as err:
         raise CheckpointError(f"{pointer} is not a valid lrctl checkpoint pointer ({err}); delete it to start over") from None
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"{pointer} was written by an older lrctl, whose checkpoints are pickles that this "
+                              f"lrctl does not read; if you trust the run, convert it with: lrctl upgrade-run "
+                              f"{folder.parent}")
     for name in (data["model"], data["vecnormalize"]):
         if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
             raise CheckpointError(f"{pointer} names {excerpt(name)}, not a file in {folder}; delete it to start over")

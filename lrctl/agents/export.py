@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from lrctl import __version__
-from lrctl.atomic import unwritable_reason
+from lrctl.agents.state import (AGENT_FILE, NORMALIZATION_FILE, StateFileError, load_agent, load_normalization,
+                                normalization_arrays)
+from lrctl.atomic import is_within, output_name_problem, unwritable_reason
 from lrctl.config import EnvConfig, load_config
 from lrctl.features import feature_set
 from lrctl.policy import TASK_DISTRIBUTION, Policy, PolicyFileError, PolicySpec, build_actor, save_policy
+from lrctl.run_lock import run_folder_lock
 from lrctl.tasks import draws_tasks
 
 
@@ -31,54 +34,66 @@ def policy_spec(env: EnvConfig) -> PolicySpec:
     )
 
 
-def policy_from_sb3(model: Any, vecnormalize: Any, spec: PolicySpec) -> Policy:
-    """The deterministic policy of an SB3 PPO `MlpPolicy` model with its VecNormalize statistics."""
-    sb3 = model.policy
-    actor = build_actor(
-        [sb3.observation_space.shape[0]]
-        + [m.out_features for m in sb3.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
-        + [sb3.action_net.out_features]
-    )
-    source = [m for m in list(sb3.mlp_extractor.policy_net) + [sb3.action_net] if isinstance(m, nn.Linear)]
-    target = [m for m in actor if isinstance(m, nn.Linear)]
+def policy_from_state(policy_state: dict[str, torch.Tensor], normalization: dict[str, np.ndarray],
+                      spec: PolicySpec) -> Policy:
+    """The deterministic policy of an SB3 PPO `MlpPolicy`'s weights (its ``state_dict``) and its
+    VecNormalize statistics (`lrctl.agents.state.normalization_arrays`)."""
+    hidden = sorted(int(key.split(".")[2]) for key in policy_state
+                    if key.startswith("mlp_extractor.policy_net.") and key.endswith(".weight"))
+    names = [f"mlp_extractor.policy_net.{i}" for i in hidden] + ["action_net"]
+    try:
+        weights = [(policy_state[f"{n}.weight"], policy_state[f"{n}.bias"]) for n in names]
+    except KeyError as err:
+        raise PolicyFileError(f"the agent state lacks {err.args[0]}; it is not an SB3 MlpPolicy's") from None
+    actor = build_actor([int(weights[0][0].shape[1])] + [int(w.shape[0]) for w, _ in weights])
     with torch.no_grad():
-        for src, dst in zip(source, target):
-            dst.weight.copy_(src.weight.cpu())
-            dst.bias.copy_(src.bias.cpu())
-    rms = vecnormalize.obs_rms
-    log_std = getattr(sb3, "log_std", None)
-    return Policy(spec, actor, rms.mean, rms.var, vecnormalize.clip_obs, vecnormalize.epsilon,
+        for dst, (weight, bias) in zip((m for m in actor if isinstance(m, nn.Linear)), weights):
+            dst.weight.copy_(weight.cpu())
+            dst.bias.copy_(bias.cpu())
+    log_std = policy_state.get("log_std")
+    return Policy(spec, actor, normalization["obs_mean"], normalization["obs_var"],
+                  float(normalization["clip_obs"]), float(normalization["epsilon"]),
                   None if log_std is None else log_std.detach().cpu().numpy())
 
 
 def export_policy(model: Any, vecnormalize: Any, env: EnvConfig, out: str | os.PathLike[str]) -> Path:
     """Write the policy file of an in-memory SB3 model and VecNormalize trained on `env`."""
-    return save_policy(policy_from_sb3(model, vecnormalize, policy_spec(env)), out)
+    return save_policy(policy_from_state(model.policy.state_dict(), normalization_arrays(vecnormalize),
+                                         policy_spec(env)), out)
 
 
 def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Write `policy.pt` for the finished run in `run_dir` from its model.zip, vecnormalize.pkl and config.
+    """Write `policy.pt` for the finished run in `run_dir` from its agent state, statistics and config.
 
-    `out`: the policy file to write (default RUN_DIR/policy.pt); an existing folder gets OUT/policy.pt.
+    Nothing read can run code (`lrctl.agents.state`). `out`: the policy file to write (default
+    RUN_DIR/policy.pt); an existing folder gets OUT/policy.pt. It may not name another file of the run.
     """
-    from stable_baselines3 import PPO
-
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir / "policy.pt"
+    problem = output_name_problem(target)
+    if problem:
+        raise PolicyFileError(f"cannot write the policy to {str(target)!r} ({problem}); choose another --out")
     if target.is_dir():
         target = target / "policy.pt"
     problem = unwritable_reason(target, folder=False)
     if problem:
         raise PolicyFileError(f"cannot write the policy to {str(target)!r} ({problem}); choose another --out")
-    for name in ("model.zip", "vecnormalize.pkl", "config.yaml"):
+    if is_within(target, run_dir) and target.resolve() != (run_dir / "policy.pt").resolve():
+        raise PolicyFileError(f"--out {str(target)!r} lies in the run folder it exports, where only policy.pt "
+                              "may be written; choose a path outside it")
+    if (run_dir / "vecnormalize.pkl").is_file() and not (run_dir / NORMALIZATION_FILE).is_file():
+        raise PolicyFileError(f"{run_dir} was written by an older lrctl and holds pickles, which this lrctl "
+                              f"does not read; if you trust the run, convert it with: lrctl upgrade-run {run_dir}")
+    for name in (AGENT_FILE, NORMALIZATION_FILE, "config.yaml"):
         if not (run_dir / name).is_file():
             raise PolicyFileError(f"cannot export {run_dir}: {name} is missing; has training finished there?")
     env = load_config(run_dir / "config.yaml").env
     try:
-        model = PPO.load(str(run_dir / "model.zip"), device="cpu")
-        with open(run_dir / "vecnormalize.pkl", "rb") as handle:
-            vecnormalize = pickle.load(handle)
-    except Exception as err:  # damaged zip or pickle
-        detail = (str(err).strip().splitlines() or [""])[0]
-        raise PolicyFileError(f"cannot read the model in {run_dir}: {type(err).__name__}: {detail}") from None
-    return export_policy(model, vecnormalize, env, target)
+        agent, statistics = load_agent(run_dir / AGENT_FILE), load_normalization(run_dir / NORMALIZATION_FILE)
+    except StateFileError as err:
+        raise PolicyFileError(f"cannot read the model in {run_dir}: {err}") from None
+    policy = policy_from_state(agent["policy"], statistics, policy_spec(env))
+    if not is_within(target, run_dir):
+        return save_policy(policy, target)
+    with run_folder_lock(run_dir):
+        return save_policy(policy, target)

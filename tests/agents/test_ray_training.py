@@ -53,8 +53,8 @@ def test_resume_from_a_mid_run_checkpoint_on_ray(tmp_path):
     # What a kill -9 after the first checkpoint leaves: latest.json naming the checkpoint at 32.
     pointer = run_dir / "checkpoints" / "latest.json"
     saved = json.loads(pointer.read_text())
-    pointer.write_text(json.dumps({**saved, "timesteps": 32, "model": "model_000000032.zip",
-                                   "vecnormalize": "vecnormalize_000000032.pkl",
+    pointer.write_text(json.dumps({**saved, "timesteps": 32, "model": "model_000000032.pt",
+                                   "vecnormalize": "vecnormalize_000000032.npz",
                                    "counters": {"episodes": 8, "diverged": 0, "wall_time_s": 1.0}}))
     (run_dir / "policy.pt").unlink()
     result = resume(run_dir, log=lambda *_: None)

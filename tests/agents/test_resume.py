@@ -46,7 +46,7 @@ def _finish_by_resume(run_dir: Path) -> None:
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
     assert latest["timesteps"] == TOTAL
     assert latest["counters"]["episodes"] == TOTAL // 4  # episodes before the stop are counted too
-    for name in ("policy.pt", "report.md", "model.zip", "vecnormalize.pkl"):
+    for name in ("policy.pt", "report.md", "model.zip", "agent.pt", "vecnormalize.npz"):
         assert (run_dir / name).is_file()
 
 
@@ -59,7 +59,7 @@ def test_resume_after_kill_minus_nine(tmp_path):
     saved = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["timesteps"]
     assert 0 < saved < TOTAL
     # What a kill in the middle of an atomic write leaves behind; the resumed run clears it.
-    leftovers = [run_dir / ".model.zip.x1y2.tmp.zip", run_dir / "checkpoints" / ".latest.json.a1b2.tmp"]
+    leftovers = [run_dir / ".agent.pt.x1y2.tmp", run_dir / "checkpoints" / ".latest.json.a1b2.tmp"]
     for path in leftovers:
         path.write_bytes(b"half")
     _finish_by_resume(run_dir)
@@ -85,20 +85,23 @@ def test_resume_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "config.yaml").write_text(dump_yaml(load_config(None, SLOW_TINY)))
-    (run_dir / "checkpoints" / "model_000000024.zip").write_bytes(b"PK\x03\x04 truncated")
-    (run_dir / "checkpoints" / "vecnormalize_000000024.pkl").write_bytes(b"\x80\x04 garbage")
+    (run_dir / "checkpoints" / "model_000000024.pt").write_bytes(b"PK\x03\x04 truncated")
+    (run_dir / "checkpoints" / "vecnormalize_000000024.npz").write_bytes(b"\x80\x04 garbage")
     (run_dir / "checkpoints" / "latest.json").write_text(json.dumps(
-        {"timesteps": 24, "model": "model_000000024.zip", "vecnormalize": "vecnormalize_000000024.pkl"}))
+        {"format": 2, "timesteps": 24, "model": "model_000000024.pt", "vecnormalize": "vecnormalize_000000024.npz"}))
     with pytest.raises(CheckpointError):
         resume(run_dir, log=lambda *_: None)
     assert main(["train", "--resume", str(run_dir)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "latest.json" in err
+    config = (run_dir / "config.yaml").read_text()
+    assert main(["train", "--resume", str(run_dir), "--total-timesteps", "500"]) == 2
+    assert (run_dir / "config.yaml").read_text() == config  # a resume that failed left the config as it was
 
 
 @pytest.mark.parametrize("content", ["", "{not json", '{"timesteps": 5}',
-                                     '{"timesteps": 5, "model": "../../etc/x.zip", "vecnormalize": "v.pkl"}',
-                                     '{"timesteps": 5, "model": "m.zip", "vecnormalize": "/tmp/v.pkl"}'])
+                                     '{"format": 2, "timesteps": 5, "model": "../../etc/x.pt", "vecnormalize": "v.npz"}',
+                                     '{"format": 2, "timesteps": 5, "model": "m.pt", "vecnormalize": "/tmp/v.npz"}'])
 def test_broken_checkpoint_pointer_is_a_clear_error(tmp_path, content):
     from lrctl.agents.checkpoints import latest_checkpoint
 
@@ -137,10 +140,10 @@ def test_a_total_that_trains_nothing_further_is_one_line(tmp_path, capsys, argv)
     (run_dir / "checkpoints").mkdir(parents=True)
     config = dump_yaml(load_config(None, SLOW_TINY))
     (run_dir / "config.yaml").write_text(config)
-    (run_dir / "checkpoints" / "model_000000048.zip").write_bytes(b"never loaded")
-    (run_dir / "checkpoints" / "vecnormalize_000000048.pkl").write_bytes(b"never loaded")
+    (run_dir / "checkpoints" / "model_000000048.pt").write_bytes(b"never loaded")
+    (run_dir / "checkpoints" / "vecnormalize_000000048.npz").write_bytes(b"never loaded")
     (run_dir / "checkpoints" / "latest.json").write_text(json.dumps(
-        {"timesteps": 48, "model": "model_000000048.zip", "vecnormalize": "vecnormalize_000000048.pkl"}))
+        {"format": 2, "timesteps": 48, "model": "model_000000048.pt", "vecnormalize": "vecnormalize_000000048.npz"}))
     assert main(["train", *[a.format(run=run_dir) for a in argv]]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--total-timesteps" in err

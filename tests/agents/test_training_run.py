@@ -27,7 +27,7 @@ def tiny_run(tmp_path_factory):
 def test_run_directory_holds_every_artifact(tiny_run):
     cfg, result = tiny_run
     run = result.run_dir
-    for name in ("config.yaml", "model.zip", "vecnormalize.pkl", "policy.pt", "report.md",
+    for name in ("config.yaml", "model.zip", "agent.pt", "vecnormalize.npz", "policy.pt", "report.md",
                  "checkpoints/latest.json"):
         assert (run / name).is_file(), name
     assert result.timesteps >= 48
@@ -87,7 +87,7 @@ def test_export_of_an_unfinished_run_is_one_line(tmp_path, capsys):
 
     assert main(["export", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "model.zip is missing" in err and "\n" not in err
+    assert "agent.pt is missing" in err and "\n" not in err
 
 
 def test_training_goes_on_through_diverging_children_and_counts_them(tmp_path):
