@@ -2,12 +2,16 @@
 
 Run directory layout:
     config.yaml            the resolved config (loadable with --config)
-    checkpoints/           resumable checkpoints (model_N.zip, vecnormalize_N.pkl, latest.json)
+    checkpoints/           resumable checkpoints (model_N.pt, vecnormalize_N.npz, latest.json)
     tb/                    TensorBoard logs (PPO losses, episode/final_val_loss, episode/final_lr, ...)
-    model.zip              the final SB3 model
-    vecnormalize.pkl       its VecNormalize statistics
+    agent.pt               the final PPO weights and optimizer state (tensors only)
+    vecnormalize.npz       its VecNormalize statistics (arrays only)
+    model.zip              the final model as SB3 saves it, for SB3 users; lrctl never reads it
     policy.pt              the deployable policy (torch only; see lrctl.policy)
     report.md              learned policy vs constant LR per initial LR, on held-out seeds
+
+lrctl reads nothing from a run folder that can run code (see `lrctl.agents.state`), and one process
+at a time writes into it (`lrctl.run_lock`).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.agents.callbacks import EpisodeStatsCallback, PeriodicCheckpointCallback
-from lrctl.agents.checkpoints import CheckpointError, latest_checkpoint, save_checkpoint
+from lrctl.agents.checkpoints import Checkpoint, CheckpointError, latest_checkpoint, save_checkpoint
+from lrctl.agents.export import export_policy
+from lrctl.agents.state import (AGENT_FILE, NORMALIZATION_FILE, StateFileError, load_agent, load_normalization,
+                                restore_agent, restore_normalization, save_agent, save_normalization)
 from lrctl.agents.vec_env import build_vec_env, normalize
 from lrctl.atomic import remove_leftovers, unwritable_reason, write_atomic, write_text_atomic
 from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
 from lrctl.data import ensure_data
-from lrctl.agents.export import export_policy
 from lrctl.evaluation.report import write_report
+from lrctl.run_lock import LOCK_FILE, OWNER_FILE, run_folder_lock
 
 CONFIG_FILE = "config.yaml"
 NET_ARCH = dict(pi=[32, 32], vf=[32, 32])
@@ -113,11 +120,43 @@ def train(cfg: TrainConfig, *, overwrite: bool = False, log: Callable[[str], obj
     `ray_address` names the Ray cluster of `ppo.vec_env: ray` (default: RAY_ADDRESS, or a local Ray).
     """
     run_dir = check_run_dir(cfg, overwrite)
-    ensure_data(cfg.env)
-    venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed, ray_address), cfg.ppo)
-    model = build_ppo(cfg, venv, run_dir)
-    start_run_dir(cfg, run_dir, overwrite)  # only now: a run that could not start leaves no folder behind
-    return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
+    created = _first_missing(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_folder_lock(run_dir):
+            check_run_dir(cfg, overwrite)  # again under the lock: another process may have started a run
+            ensure_data(cfg.env)
+            venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed, ray_address), cfg.ppo)
+            model = build_ppo(cfg, venv, run_dir)
+            start_run_dir(cfg, run_dir, overwrite)
+            return _learn(cfg, model, venv, run_dir, counters={}, fresh=True, log=log)
+    finally:
+        if created is not None:
+            _remove_if_unused(run_dir, created)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder on the way to `path` (itself included) that does not exist yet; None if it does."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove_if_unused(run_dir: Path, created: Path) -> None:
+    """Remove the folders this run made, up to `created`, where nothing but its lock was written: a run
+    that could not start leaves no folder behind."""
+    if not run_dir.is_dir() or {p.name for p in run_dir.iterdir()} - {LOCK_FILE, OWNER_FILE}:
+        return
+    for name in (LOCK_FILE, OWNER_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+    folder = run_dir
+    while True:
+        folder.rmdir()
+        if folder == created or any(folder.parent.iterdir()):
+            break
+        folder = folder.parent
 
 
 def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
@@ -135,31 +174,44 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
     cfg = load_config(run_dir / CONFIG_FILE)
     if not os.access(run_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"--resume {str(run_dir)!r}: the folder is not writable; fix its permissions")
+    _checked_checkpoint(run_dir, total_timesteps)  # before the lock: a refused resume writes nothing
+    with run_folder_lock(run_dir):
+        ckpt = _checked_checkpoint(run_dir, total_timesteps)  # again: the run may have moved on meanwhile
+        if total_timesteps is not None:
+            cfg = validate(replace(cfg, ppo=replace(cfg.ppo, total_timesteps=total_timesteps)))
+        try:
+            agent, statistics = load_agent(ckpt.model), load_normalization(ckpt.vecnormalize)
+        except StateFileError as err:
+            raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {err}; delete "
+                                  f"{run_dir / 'checkpoints' / 'latest.json'} to start over") from None
+        ensure_data(cfg.env)
+        for folder in (run_dir, run_dir / "checkpoints"):
+            remove_leftovers(folder)
+        venv = normalize(build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps, ray_address), cfg.ppo)
+        try:
+            restore_normalization(venv, statistics)
+            model = build_ppo(cfg, venv, run_dir)
+            restore_agent(model, agent)
+        except StateFileError as err:
+            venv.close()
+            raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {err}; delete "
+                                  f"{run_dir / 'checkpoints' / 'latest.json'} to start over") from None
+        if total_timesteps is not None:  # only once the checkpoint loaded: a failed resume leaves the config
+            write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
+        model.set_random_seed(cfg.seed + ckpt.timesteps)
+        log(f"resuming {run_dir} at {ckpt.timesteps} of {cfg.ppo.total_timesteps} timesteps")
+        return _learn(cfg, model, venv, run_dir, counters=ckpt.counters, fresh=False, log=log)
+
+
+def _checked_checkpoint(run_dir: Path, total_timesteps: int | None) -> Checkpoint:
+    """The run's latest checkpoint, where one exists and `total_timesteps` (if given) lies beyond it."""
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         raise CheckpointError(f"--resume {run_dir}: no checkpoint yet; start again with --overwrite")
-    if total_timesteps is not None:
-        if total_timesteps <= ckpt.timesteps:
-            raise ConfigError(f"--total-timesteps {total_timesteps}: the run already has {ckpt.timesteps} "
-                              f"timesteps; give a larger total to train it further")
-        cfg = validate(replace(cfg, ppo=replace(cfg.ppo, total_timesteps=total_timesteps)))
-        write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
-    ensure_data(cfg.env)
-    for folder in (run_dir, run_dir / "checkpoints"):
-        remove_leftovers(folder)
-    raw = build_vec_env(cfg.env, cfg.ppo, cfg.seed + ckpt.timesteps, ray_address)
-    try:
-        venv = VecNormalize.load(str(ckpt.vecnormalize), raw)
-        model = PPO.load(str(ckpt.model), env=venv, device="cpu", tensorboard_log=str(run_dir / "tb"))
-    except Exception as err:  # SB3 raises many types for a damaged zip or pickle
-        raw.close()
-        raise CheckpointError(
-            f"cannot load checkpoint {ckpt.model.name} ({type(err).__name__}); delete "
-            f"{run_dir / 'checkpoints' / 'latest.json'} to start over"
-        ) from None
-    model.set_random_seed(cfg.seed + ckpt.timesteps)
-    log(f"resuming {run_dir} at {ckpt.timesteps} of {cfg.ppo.total_timesteps} timesteps")
-    return _learn(cfg, model, venv, run_dir, counters=ckpt.counters, fresh=False, log=log)
+    if total_timesteps is not None and total_timesteps <= ckpt.timesteps:
+        raise ConfigError(f"--total-timesteps {total_timesteps}: the run already has {ckpt.timesteps} "
+                          f"timesteps; give a larger total to train it further")
+    return ckpt
 
 
 def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
@@ -197,8 +249,9 @@ def _learn(cfg: TrainConfig, model: PPO, venv: VecNormalize, run_dir: Path, *,
         raise TrainingInterrupted(run_dir, model.num_timesteps) from None
     final = totals()
     save_checkpoint(ckpt_dir, model, venv, final)
+    save_agent(run_dir / AGENT_FILE, model)
+    save_normalization(run_dir / NORMALIZATION_FILE, venv)
     write_atomic(run_dir / "model.zip", model.save, suffix=".zip")
-    write_atomic(run_dir / "vecnormalize.pkl", venv.save)
     policy_path = export_policy(model, venv, cfg.env, run_dir / "policy.pt")
     venv.close()
     lost = (f", {stats.lost_actor_episodes} truncated by lost Ray actors" if stats.lost_actor_episodes else "")
