@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+NAME_MAX = 255
+"""The longest file name, in bytes, on the file systems lrctl writes to (ext4, XFS, APFS, NTFS)."""
+_TEMP_STEM_BYTES = 200
 
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
@@ -21,7 +24,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    # The target's name, cut so that the temporary name stays within NAME_MAX however long the target's is.
+    stem = os.fsdecode(os.fsencode(target.name)[:_TEMP_STEM_BYTES])
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -81,3 +86,24 @@ def unwritable_reason(path: str | os.PathLike[str], *, folder: bool) -> str | No
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{str(parent)!r} is not writable"
     return None
+
+
+def output_name_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` cannot be written under its name (not UTF-8, a part longer than `NAME_MAX`); None if fine.
+
+    Checked before any compute, so that a name no file system or report can hold never ends a long run.
+    """
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the name is not valid UTF-8"
+    for part in Path(text).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            return f"a part of it is {len(os.fsencode(part))} bytes long, above the limit of {NAME_MAX}"
+    return None
+
+
+def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether `path` is `folder` or lies inside it, links resolved."""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lrctl.atomic import remove_leftovers, unwritable_reason
+from lrctl.atomic import is_within, output_name_problem, remove_leftovers, unwritable_reason
 from lrctl.evaluation.baseline_names import BASELINES
 
 EXIT_USAGE = 2
@@ -100,6 +100,15 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="the policy file to write")
 
 
+def _add_upgrade_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("upgrade-run", help="convert a run folder of an older lrctl (pickled state) to this one's",
+                       description="Read the pickled model.zip and vecnormalize.pkl (and the latest checkpoint's) "
+                                   "of a run folder written by an older lrctl and write them again as tensors "
+                                   "and arrays, which lrctl reads without running code. Reading a pickle can "
+                                   "run code: convert only run folders you trust.")
+    p.add_argument("run_dir")
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="manage datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -118,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_select(sub)
     _add_combine(sub)
+    _add_upgrade_run(sub)
     _add_data(sub)
     return parser
 
@@ -142,6 +152,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_progress:
         overrides.append("progress_bar=false")
     cfg = load_config(args.config, overrides)
+    if args.config and args.overwrite and is_within(args.config, cfg.run_dir):
+        raise _UsageError(f"--config {args.config!r} lies in the run folder that --overwrite clears; copy it "
+                          "out of the folder first")
     if args.ray_address and cfg.ppo.vec_env != "ray":
         raise _UsageError(f"--ray-address {args.ray_address} applies to ppo.vec_env=ray, but this run uses "
                           f"{cfg.ppo.vec_env}; add --set ppo.vec_env=ray")
@@ -162,11 +175,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                     quick=args.quick, include_peers=not args.no_peers, batched=args.batched,
                     on_ray=args.ray is not None, ray_address=args.ray or None, baselines=args.baselines)
     out = _writable_folder(Path(args.out or f"eval/{setting_label(env.setting)}"), "--out")
+    if args.run_dir and is_within(out, args.run_dir):
+        raise _UsageError(f"--out {str(out)!r} lies in the run folder it evaluates; choose a folder outside it")
     ensure_data(env)  # and on a missing dataset, before any worker starts
     result = evaluate(plan, progress_factory=progress_reporter)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
         "python evaluate.py " + " ".join(sys.argv[1:])
-    out.mkdir(parents=True, exist_ok=True)
+    command = command.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     remove_leftovers(out)
     paths = write_outputs(result, out, command.strip())
     print(paths["summary"].read_text())
@@ -176,24 +191,47 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _writable_folder(path: Path, option: str) -> Path:
     """`path` as a folder this process could write into, checked before any compute; nothing is created."""
-    problem = unwritable_reason(path, folder=True)
+    problem = output_name_problem(path) or unwritable_reason(path, folder=True)
     if problem:
-        raise _UsageError(f"{option} {str(path)!r} cannot be used ({problem}); choose another folder")
+        raise _UsageError(f"{option} {_shown(path)} cannot be used ({problem}); choose another folder")
     return path
 
 
-def _writable_file(path: Path, option: str) -> Path:
-    """`path` as a file this process could write, checked before any compute; nothing is created."""
-    problem = unwritable_reason(path, folder=False)
+def _writable_file(path: Path, option: str, inputs: Sequence[str | Path] = (),
+                   input_folders: Sequence[str | Path] = ()) -> Path:
+    """`path` as a file this process could write, checked before any compute; nothing is created.
+
+    It may not be one of the command's `inputs` nor lie in one of its `input_folders` (run folders)."""
+    problem = output_name_problem(path) or unwritable_reason(path, folder=False)
     if problem:
-        raise _UsageError(f"{option} {str(path)!r} cannot be used ({problem}); choose another file")
+        raise _UsageError(f"{option} {_shown(path)} cannot be used ({problem}); choose another file")
+    for item in inputs:
+        if Path(item).exists() and path.exists() and path.resolve() == Path(item).resolve():
+            raise _UsageError(f"{option} {_shown(path)} is one of the command's inputs; choose another file")
+    for folder in input_folders:
+        if is_within(path, folder):
+            raise _UsageError(f"{option} {_shown(path)} lies in the run folder {str(folder)!r}, which the command "
+                              "reads; choose a file outside it")
     return path
+
+
+def _shown(path: Path | str) -> str:
+    """`path` quoted for a message, with any byte that is not UTF-8 written as an escape."""
+    return repr(str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def _export(args: argparse.Namespace) -> int:
     from lrctl.agents.export import export_run
 
     print(export_run(args.run_dir, args.out))
+    return 0
+
+
+def _upgrade_run(args: argparse.Namespace) -> int:
+    from lrctl.agents.upgrade import upgrade_run
+
+    for path in upgrade_run(args.run_dir):
+        print(f"wrote {path}")
     return 0
 
 
@@ -206,7 +244,7 @@ def _select(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _UsageError(f"--workers {args.workers}: must be at least 1")
     if args.out:
-        _writable_file(Path(args.out), "--out")
+        _writable_file(Path(args.out), "--out", input_folders=args.run_dirs)
     runs, seeds = load_candidates(args.run_dirs, args.seeds)
     ensure_data(runs[0][1].env)
     scores = score_runs(runs, seeds, workers=args.workers, progress_factory=progress_reporter)
@@ -220,7 +258,7 @@ def _select(args: argparse.Namespace) -> int:
 def _combine(args: argparse.Namespace) -> int:
     from lrctl.policy import combine_policies, save_policy
 
-    _writable_file(Path(args.out), "--out")
+    _writable_file(Path(args.out), "--out", inputs=args.policies)
     combined = combine_policies(args.policies, args.from_lrs)
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
@@ -257,6 +295,8 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `lrctl` command line; returns the exit status."""
     from lrctl.agents.checkpoints import CheckpointError
+    from lrctl.agents.state import StateFileError
+    from lrctl.run_lock import RunFolderBusy
     from lrctl.agents.trainer import TrainingInterrupted
     from lrctl.config import ConfigError
     from lrctl.data import DataError
@@ -265,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "combine": _combine,
-                "data": _data}
+                "upgrade-run": _upgrade_run, "data": _data}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -276,8 +316,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrctl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigError, DataError, PolicyFileError, CheckpointError, SettingError, _UsageError) as err:
+    except (ConfigError, DataError, PolicyFileError, CheckpointError, SettingError, StateFileError, RunFolderBusy,
+            _UsageError) as err:
         print(f"lrctl: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a full disk or an I/O error while writing: what was half-written is gone
+        where = f" {_shown(err.filename)}" if err.filename else ""
+        print(f"lrctl: error: cannot read or write{where}: {err.strerror or err}; free space, fix permissions "
+              "or choose another path", file=sys.stderr)
         return EXIT_USAGE
 
 

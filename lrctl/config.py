@@ -381,9 +381,18 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
                           f"one of {', '.join(TWIN_REWARD_NAMES)} or {p}reward_bound to 0")
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
-    if cfg.tasks.datasets:
-        _validate_tasks(cfg, f"{p}tasks.")
+    check_distinct(f"{p}initial_lrs", cfg.initial_lrs)
+    _validate_tasks(cfg, f"{p}tasks.")
     return cfg
+
+
+def check_distinct(key: str, values: typing.Sequence[object]) -> None:
+    """A ConfigError naming the first value that `values` repeats (it would count twice)."""
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"{key}: {excerpt(value)} is listed twice; list each value once")
+        seen.add(value)
 
 
 def _validate_tasks(cfg: EnvConfig, p: str) -> None:
@@ -391,6 +400,13 @@ def _validate_tasks(cfg: EnvConfig, p: str) -> None:
     from lrctl.tasks import ARCHITECTURES, TASK_DATASETS, architectures_for
 
     tasks = cfg.tasks
+    if not tasks.datasets:
+        default = TaskDistribution()
+        for item in dataclasses.fields(TaskDistribution):
+            if getattr(tasks, item.name) != getattr(default, item.name):
+                raise ConfigError(f"{p}{item.name} is set, but {p}datasets is not, so no task is drawn and it "
+                                  f"would be ignored; add {p}datasets (e.g. [digits]) or drop {p}{item.name}")
+        return
     for key, allowed in (("datasets", TASK_DATASETS), ("architectures", ARCHITECTURES),
                          ("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS)):
         for i, value in enumerate(getattr(tasks, key)):
@@ -432,30 +448,32 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "
             f"{ppo.n_steps * ppo.n_envs}); lower it or raise ppo.n_steps"
         )
-    if ppo.vec_env == "ray":
-        _validate_ray(ppo)
+    _validate_ray(ppo)
     check_seed("seed", cfg.seed)
     _check_positive("checkpoint_every", cfg.checkpoint_every)
     if not cfg.report_seeds:
         raise ConfigError("report_seeds: must list at least one seed")
     for i, seed in enumerate(cfg.report_seeds):
         check_seed(f"report_seeds[{i}]", seed)
+    check_distinct("report_seeds", cfg.report_seeds)
     if not cfg.run_dir:
         raise ConfigError("run_dir: must not be empty")
     return cfg
 
 
 def _validate_ray(ppo: PPOConfig) -> None:
+    """The `ppo.ray` values, checked whichever vec_env runs; Ray itself only where it is the vec_env."""
     from lrctl.ray_cluster import require_ray
 
-    require_ray("ppo.vec_env: ray")
+    if ppo.vec_env == "ray":
+        require_ray("ppo.vec_env: ray")
     ray = ppo.ray
     _check_positive("ppo.ray.num_cpus_per_env", ray.num_cpus_per_env)
     _check_positive("ppo.ray.envs_per_actor", ray.envs_per_actor)
     for key in ("num_gpus_per_env", "max_restarts"):
         if getattr(ray, key) < 0:
             raise ConfigError(f"ppo.ray.{key}: must be >= 0, got {excerpt(getattr(ray, key))}")
-    if ppo.n_envs % ray.envs_per_actor:
+    if ppo.vec_env == "ray" and ppo.n_envs % ray.envs_per_actor:
         raise ConfigError(f"ppo.ray.envs_per_actor: {ray.envs_per_actor} does not divide ppo.n_envs "
                           f"({ppo.n_envs}); choose a divisor")
 

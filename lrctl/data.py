@@ -207,11 +207,14 @@ def import_idx_folder(name: str, source: str | os.PathLike[str], root: str | os.
     problem = unwritable_reason(raw, folder=True)
     if problem:
         raise DataError(f"cannot import into {str(raw)!r} ({problem}); choose another --root")
+    if raw.exists() and raw.resolve() == source.resolve():
+        raise DataError(f"import source {str(source)!r} is the folder it would be imported into; choose another "
+                        "--root")
     contents: dict[str, bytes] = {}
     counts: dict[str, int] = {}
     try:
         for stem, src in found.items():
-            contents[stem] = read_idx_bytes(src)
+            contents[stem] = read_idx_bytes(src, images="images" in stem)
             counts[stem] = check_idx(contents[stem], repr(str(src)), images="images" in stem)
     except IDXError as err:
         raise DataError(f"{err}; import the dataset's original IDX files") from None
@@ -329,5 +332,27 @@ def ensure_data(env: "EnvConfig") -> DatasetSplits:
         raise ConfigError(f"env.device: {err}") from None
     for name in env.tasks.datasets:
         if name in DATASETS:  # "synthetic" problems are made per episode
-            load_dataset(name, env.data_root, device, env.download)
-    return setting_data(get_setting(env.setting), env.data_root, device, env.download)
+            splits = load_dataset(name, env.data_root, device, env.download)
+            if name in _IMPORTABLE:
+                _check_size(name, splits, env, env.tasks.batch_sizes)
+    setting = get_setting(env.setting)
+    splits = setting_data(setting, env.data_root, device, env.download)
+    if setting.dataset in _IMPORTABLE:
+        _check_size(setting.dataset, splits, env, (env.batch_size,))
+    return splits
+
+
+_IMPORTABLE = ("mnist", "fashion-mnist", "cifar10")
+"""Datasets read from files under the data root, which may be partial copies (digits ships whole)."""
+
+
+def _check_size(name: str, splits: DatasetSplits, env: "EnvConfig", batch_sizes: tuple[int, ...]) -> None:
+    """A DataError where a dataset read from the data root (an imported copy, say) is too small for
+    `env`: fewer validation samples than its validation subset, or fewer training samples than a batch."""
+    where = f"dataset {name} under {env.data_root}"
+    if len(splits.val_x) < env.val_subset_size:
+        raise DataError(f"{where} has {len(splits.val_x)} validation samples, fewer than env.val_subset_size = "
+                        f"{env.val_subset_size}; import the whole dataset or lower env.val_subset_size")
+    if len(splits.train_x) < max(batch_sizes):
+        raise DataError(f"{where} has {len(splits.train_x)} training samples, fewer than a batch of "
+                        f"{max(batch_sizes)}; import the whole dataset or lower the batch size")

@@ -20,6 +20,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrctl.actions import decision_lrs
+from lrctl.error_text import first_line
 from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
 from lrctl.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
@@ -103,6 +104,9 @@ class PolicyScheduler(LRScheduler):
         layer = output_layer if output_layer is not None else find_output_layer(model)
         if not isinstance(layer, nn.Linear):
             raise ValueError(f"output_layer must be an nn.Linear, got {type(layer).__name__}")
+        if not any(module is layer for module in model.modules()):
+            raise ValueError("output_layer is not a module of model, so its weights would not be the ones trained; "
+                             "pass one of model's own layers, e.g. model.fc (default: its last nn.Linear)")
         if forward is not None and not callable(forward):
             raise TypeError(f"forward must be a function forward(model, x_val) -> logits, got {type(forward).__name__}")
         x_val, y_val = _check_val_data(val_data, layer.out_features, any_inputs=forward is not None)
@@ -153,7 +157,16 @@ class PolicyScheduler(LRScheduler):
 
     def _act(self, train_loss: torch.Tensor | None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
-        logits = self._val_logits()
+        if self._started and train_loss is None:  # the first decision, at construction: name a misfit
+            try:
+                logits = self._val_logits()
+            except RuntimeError as err:
+                shape = tuple(self.val_x.shape) if isinstance(self.val_x, torch.Tensor) else type(self.val_x).__name__
+                raise ValueError(f"val_data: the model cannot take x_val of shape {shape} "
+                                 f"({first_line(err)}); pass validation inputs shaped as the training batches") \
+                    from None
+        else:
+            logits = self._val_logits()
         obs, _ = self.tracker.observe(
             logits.unsqueeze(0), self.val_y.unsqueeze(0), self.output_layer.weight.detach().unsqueeze(0),
             None if train_loss is None else train_loss.reshape(1), np.array([lr]),

@@ -2,7 +2,9 @@
 
 import pytest
 
-from lrctl.atomic import remove_leftovers, write_atomic, write_text_atomic
+import os
+
+from lrctl.atomic import NAME_MAX, output_name_problem, remove_leftovers, write_atomic, write_text_atomic
 
 
 def test_write_replaces_the_target(tmp_path):
@@ -53,3 +55,19 @@ def test_leftovers_of_killed_writes_are_removed_and_nothing_else(tmp_path):
     assert sorted(remove_leftovers(tmp_path)) == sorted(gone)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
     assert remove_leftovers(tmp_path / "missing") == []
+
+
+def test_a_legal_long_name_is_written_though_its_temporary_name_would_not_fit(tmp_path):
+    target = tmp_path / ("p" * 250 + ".pt")
+    write_text_atomic(target, "whole")
+    assert target.read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    remove_leftovers(tmp_path)  # and what a killed write of it would leave is still recognised
+    assert target.exists()
+
+
+@pytest.mark.parametrize("name,fragment", [("p" * (NAME_MAX + 1), "above the limit"),
+                                           (os.fsdecode(b"out\xff"), "not valid UTF-8")])
+def test_names_no_file_system_or_report_can_hold_are_named(tmp_path, name, fragment):
+    assert fragment in output_name_problem(tmp_path / name)
+    assert output_name_problem(tmp_path / ("p" * NAME_MAX)) is None

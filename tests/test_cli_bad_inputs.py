@@ -64,11 +64,15 @@ def workspace(tmp_path, monkeypatch):
                  "t10k-labels-idx1-ubyte"):
         with gzip.open(Path("notidx") / f"{stem}.gz", "wb") as handle:
             handle.write(b"hello, not an IDX file")
+    imported = Path("data") / "FashionMNIST" / "raw"
+    imported.mkdir(parents=True)
+    for item in Path("notidx").iterdir():
+        (imported / item.name).write_bytes(item.read_bytes())
     run = Path("escaping_run")
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(dump_yaml(load_config(None, ["env.child_steps=20"])))
     (run / "checkpoints" / "latest.json").write_text(json.dumps(
-        {"timesteps": 8, "model": "../../afile", "vecnormalize": "v.pkl", "counters": {}}))
+        {"format": 2, "timesteps": 8, "model": "../../afile", "vecnormalize": "v.npz", "counters": {}}))
     return tmp_path
 
 
@@ -106,9 +110,33 @@ CASES = [
     ("train-duplicate-key", ["train", "--config", "dup_key.yaml"], "duplicate key 'seed'"),
     ("train-alias-bomb", ["train", "--config", "bomb.yaml"], "aliases"),
     ("resume-pointer-escapes", ["train", "--resume", "escaping_run"], "../../afile"),
+    # a repeated value would count twice; a task key without tasks.datasets would be ignored
+    ("eval-repeated-seed", ["evaluate", *TINY_EVAL, "--seeds", "7", "7"], "7 is listed twice"),
+    ("eval-repeated-initial-lr", ["evaluate", *TINY_EVAL, "--initial-lrs", "1e-3", "1e-3"], "listed twice"),
+    ("train-repeated-report-seed", ["train", *TINY_TRAIN, "--set", "report_seeds=[5, 5]", "--run-dir", "r"],
+     "report_seeds"),
+    ("train-task-width-without-datasets", ["train", *TINY_TRAIN, "--set", "env.tasks.widths=[-5]", "--run-dir", "r"],
+     "env.tasks.datasets"),
+    ("train-task-optimizer-without-datasets",
+     ["train", *TINY_TRAIN, "--set", "env.tasks.optimizers=[lbfgs]", "--run-dir", "r"], "env.tasks.optimizers"),
+    # no command writes over its own inputs
+    ("select-out-is-a-run-config", ["select", "escaping_run", "--out", "escaping_run/config.yaml"], "escaping_run"),
+    ("select-out-in-a-run-folder", ["select", "escaping_run", "--out", "escaping_run/table.md"], "run folder"),
+    ("export-out-is-the-run-config", ["export", "escaping_run", "--out", "escaping_run/config.yaml"], "config.yaml"),
+    ("combine-out-is-an-input", ["combine", "policies/nan_weights.pt", "policies/nan_stats.pt", "--from-lrs", "1e-3",
+                                 "--out", "policies/nan_weights.pt"], "inputs"),
+    ("train-config-in-the-overwritten-run", ["train", "--config", "escaping_run/config.yaml", "--run-dir",
+                                             "escaping_run", "--overwrite"], "--overwrite"),
+    ("import-into-its-own-source", ["data", "import", "fashion-mnist", "data/FashionMNIST/raw", "--root", "data"],
+     "imported into"),
+    # output names a file system or a report cannot hold
+    ("eval-out-not-utf8", ["evaluate", *TINY_EVAL, "--out", os.fsdecode(b"out\xff")], "UTF-8"),
+    ("export-out-name-too-long", ["export", "escaping_run", "--out", "p" * 300 + ".pt"], "255"),
+    ("combine-out-name-too-long", ["combine", "policies/nan_weights.pt", "policies/nan_stats.pt", "--from-lrs",
+                                   "1e-3", "--out", "p" * 300 + ".pt"], "255"),
     # export
     ("export-out-under-a-file", ["export", "escaping_run", "--out", "afile/policy.pt"], "afile"),
-    ("export-unfinished-run", ["export", "escaping_run"], "model.zip"),
+    ("export-unfinished-run", ["export", "escaping_run"], "agent.pt"),
     # data import
     ("import-not-idx", ["data", "import", "fashion-mnist", "notidx", "--root", "data"], "not an IDX file"),
     ("import-root-under-a-file", ["data", "import", "fashion-mnist", "notidx", "--root", "afile/data"], "afile"),
@@ -135,3 +163,18 @@ def test_read_only_outputs_are_refused_before_compute(workspace, capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("lrctl: error:") and "ro" in err and err.count("\n") == 1
+
+
+def test_a_full_disk_at_the_end_of_an_evaluation_is_one_line_and_leaves_no_partial_folder(workspace, capsys,
+                                                                                         monkeypatch):
+    import errno
+
+    def disk_full(result, lr0, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("lrctl.evaluation.outputs.plot_initial_lr", disk_full)
+    argv = ["evaluate", *TINY_EVAL, "--seeds", "1", "--initial-lrs", "1e-3", "--baselines", "cosine", "--out", "full"]
+    assert main(argv) == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after the progress lines
+    assert last.startswith("lrctl: error:") and "No space left on device" in last
+    assert not Path("full").exists()

@@ -87,6 +87,10 @@ CORRUPTIONS = {
     "label-out-of-range": ("train-labels-idx1-ubyte", lambda b: b[:8] + bytes([42]) + b[9:], "label 42"),
     "count-mismatch": ("t10k-labels-idx1-ubyte", lambda b: b[:4] + (5).to_bytes(4, "big") + b[8:13],
                        "do not belong together"),
+    "one-class-only": ("train-labels-idx1-ubyte", lambda b: b[:8] + bytes(len(b) - 8), "two classes"),
+    "longer-than-its-header": ("train-images-idx3-ubyte", lambda b: b + bytes(784), "more data than its header"),
+    "more-samples-than-the-limit": ("train-images-idx3-ubyte", lambda b: b[:4] + (10**7).to_bytes(4, "big") + b[8:],
+                                    "above the limit"),
 }
 
 
@@ -144,3 +148,34 @@ def test_train_batch_gathers_like_indexing():
     for idx in (torch.tensor([3, 0, 7]), torch.tensor([[1, 2], [19, 1]])):
         x, y = data.train_batch(idx)
         assert torch.equal(x, data.train_x[idx]) and torch.equal(y, data.train_y[idx])
+
+
+def test_a_small_gzip_that_expands_far_beyond_its_header_is_refused_while_streaming(idx_folder, tmp_path):
+    import tracemalloc
+
+    src, *_ = idx_folder
+    with gzip.open(src / "train-images-idx3-ubyte.gz", "wb") as handle:  # 60 images promised, 300 MB sent
+        handle.write(struct.pack(">IIII", 0x803, 60, 28, 28))
+        for _ in range(300):
+            handle.write(bytes(1 << 20))
+    assert (src / "train-images-idx3-ubyte.gz").stat().st_size < 1 << 20
+    tracemalloc.start()
+    with pytest.raises(DataError, match="more data than its header promises"):
+        import_idx_folder("fashion-mnist", src, tmp_path / "root")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * (1 << 20)
+
+
+def test_an_imported_dataset_too_small_for_the_settings_validation_subset_is_refused(idx_folder, tmp_path, capsys):
+    from lrctl.cli import main
+
+    src, *_ = idx_folder
+    import_idx_folder("fashion-mnist", src, tmp_path / "root")  # 60 training samples: 10 for validation
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--setting", "fmnist-mlp", "--set", f"env.data_root={tmp_path / 'root'}",
+                 "--set", "env.download=false", "--no-peers", "--workers", "1", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "10 validation samples" in err and "env.val_subset_size" in err
+    assert not out.exists()

@@ -38,6 +38,8 @@ BAD_ARGUMENTS = {
     "zero-total-steps": (dict(total_steps=0), "total_steps"),
     "fractional-steps-per-action": (dict(steps_per_action=2.5), "steps_per_action"),
     "bool-total-steps": (dict(total_steps=True), "total_steps"),
+    "inputs-the-model-cannot-take": (dict(val_data=(torch.randn(8, 32), torch.randint(0, 10, (8,)))), "val_data"),
+    "output-layer-of-another-model": (dict(output_layer=nn.Linear(16, 10)), "not a module of model"),
 }
 
 

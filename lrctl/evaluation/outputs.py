@@ -220,18 +220,29 @@ def plot_initial_lr(result: EvaluationResult, initial_lr: float, path: Path) -> 
 
 
 def write_outputs(result: EvaluationResult, out_dir: str | Path, commands: str = "") -> dict[str, Path]:
-    """Write every output atomically; returns their paths."""
+    """Write every output atomically; returns their paths.
+
+    A write that fails (a full disk, an I/O error) removes the outputs this call wrote before it, and a
+    folder it made, then raises `OSError`: no mix of new and old results is left behind.
+    """
     out = Path(out_dir)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "results": write_text_atomic(out / "results.csv", _csv_text(RESULT_FIELDS, results_rows(result))),
-        "curves": write_text_atomic(out / "curves.csv", _csv_text(
-            ("method", "seed", "initial_lr", "step", "lr", "train_loss", "val_loss"), curves_rows(result))),
-        "timings": write_text_atomic(out / "timings.csv", _csv_text(
+    paths: dict[str, Path] = {}
+    try:
+        paths["results"] = write_text_atomic(out / "results.csv", _csv_text(RESULT_FIELDS, results_rows(result)))
+        paths["curves"] = write_text_atomic(out / "curves.csv", _csv_text(
+            ("method", "seed", "initial_lr", "step", "lr", "train_loss", "val_loss"), curves_rows(result)))
+        paths["timings"] = write_text_atomic(out / "timings.csv", _csv_text(
             ("method", "seed", "initial_lr", "wall_time_s"),
-            [[r.method, r.seed, repr(r.initial_lr), f"{r.wall_time_s:.3f}"] for r in _ordered(result)])),
-        "summary": write_text_atomic(out / "summary.md", summary_markdown(result, commands)),
-    }
-    for lr0 in result.plan.initial_lrs:
-        paths[f"plot_{lr0:g}"] = plot_initial_lr(result, lr0, out / f"curves_lr{lr0:g}.png")
+            [[r.method, r.seed, repr(r.initial_lr), f"{r.wall_time_s:.3f}"] for r in _ordered(result)]))
+        paths["summary"] = write_text_atomic(out / "summary.md", summary_markdown(result, commands))
+        for lr0 in result.plan.initial_lrs:
+            paths[f"plot_{lr0:g}"] = plot_initial_lr(result, lr0, out / f"curves_lr{lr0:g}.png")
+    except OSError:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     return paths

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from lrctl.config import ConfigError, EnvConfig, check_seed, validate_env
+from lrctl.config import ConfigError, EnvConfig, check_distinct, check_seed, validate_env
 from lrctl.evaluation.baseline_names import BASELINES, PEER_PACKAGES
 from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec, optional_peer_available,
                                       standard_methods)
@@ -126,6 +126,7 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
     (default: all)."""
     chosen_baselines = _checked_baselines(baselines, include_peers) if baselines is not None else None
     lrs = tuple(initial_lrs) if initial_lrs else tuple(env.initial_lrs)
+    check_distinct("--initial-lrs", lrs)
     chosen = tuple(seeds) if seeds else DEFAULT_EVAL_SEEDS
     if quick:
         steps = max(env.steps_per_action, (env.child_steps // 5) // env.steps_per_action * env.steps_per_action)
@@ -133,6 +134,7 @@ def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | 
         chosen = chosen[:2]
     for seed in chosen:
         check_seed("evaluation seed", seed)
+    check_distinct("--seeds", chosen)
     overlap = set(chosen) & set(DEFAULT_TUNING_SEEDS)
     if overlap:
         raise ConfigError(f"evaluation seeds {sorted(overlap)} are the tuning seeds; choose others")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -150,6 +152,20 @@ def init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def init_pool_worker(parent_pid: int) -> None:
+    """A worker of a local pool: one torch thread, and an end as soon as its parent process ends (killed
+    with -9, say), instead of computing on for nobody."""
+    init_worker()
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
+                     name="lrctl-parent-watch").start()
+
+
+def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(interval_s)
+    os._exit(1)
+
+
 def _indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
     return item[0], run_task(item[1])
 
@@ -173,7 +189,7 @@ def _run_each(tasks: Sequence[Task], workers: int, progress: Progress | None,
             torch.set_num_threads(threads)
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(workers, len(tasks)), initializer=init_worker) as pool:
+        with ctx.Pool(min(workers, len(tasks)), initializer=init_pool_worker, initargs=(os.getpid(),)) as pool:
             for i, result in pool.imap_unordered(_indexed, list(enumerate(tasks))):
                 results[i] = result
                 if progress:

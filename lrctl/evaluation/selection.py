@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lrctl.config import ConfigError, EnvConfig, TrainConfig, check_seed, load_config, validate_env
+from lrctl.config import (ConfigError, EnvConfig, TrainConfig, check_distinct, check_seed, load_config,
+                          validate_env)
 from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS
 from lrctl.evaluation.records import RunResult, mean_final_loss, selection_score
 from lrctl.evaluation.report import CONSTANT, LEARNED
@@ -78,6 +79,9 @@ def load_candidates(run_dirs: Sequence[str | Path], seeds: Sequence[int] | None 
             raise ConfigError(f"{run_dir} and {first_dir} have different report seeds; name the tuning seeds "
                               "with --seeds")
     chosen = tuple(seeds) if seeds else tuple(first.report_seeds)
+    check_distinct("--seeds", chosen)
+    if len({run_dir.resolve() for run_dir, _ in runs}) < len(runs):
+        raise ConfigError("a run directory is named twice; name each run once")
     for i, seed in enumerate(chosen):
         check_seed(f"--seeds[{i}]", seed)
         if seed in DEFAULT_EVAL_SEEDS:

@@ -125,6 +125,23 @@ def test_outputs_are_written_and_results_are_deterministic(tiny_plan, tiny_resul
     assert paths["plot_0.01"].stat().st_size > 10_000
 
 
+def test_a_write_that_fails_half_way_leaves_no_partial_outputs(tiny_result, tmp_path, monkeypatch):
+    import errno
+
+    def disk_full(result, lr0, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("lrctl.evaluation.outputs.plot_initial_lr", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_outputs(tiny_result, tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # a folder it made goes too
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("the user's")
+    with pytest.raises(OSError):
+        write_outputs(tiny_result, tmp_path / "kept")
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["notes.txt"]
+
+
 def test_quick_plan_is_short_and_small(policy_path):
     plan = plan_for(env_config("digits-mlp"), policy_path, quick=True)
     assert plan.env.child_steps == 100 and len(plan.seeds) == 2
