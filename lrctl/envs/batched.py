@@ -176,12 +176,15 @@ class BatchedChildren:
         self.val_y[i] = self.data.val_y[val_idx]
 
     @torch.no_grad()
-    def train(self, n_steps: int) -> torch.Tensor:
-        """`n_steps` optimizer steps of every child; returns the (K, n_steps) training losses."""
+    def train(self, n_steps: int, active: np.ndarray | None = None) -> torch.Tensor:
+        """`n_steps` optimizer steps of every child (of those `active` marks: the others keep their
+        parameters, optimizer state and step count); returns the (K, n_steps) training losses."""
         rows = torch.arange(self.k, device=self.device)
+        moving = None if active is None or active.all() else torch.as_tensor(active, device=self.device)
+        last = self.orders.shape[1] - 1
         losses = []
         for _ in range(n_steps):
-            idx = self.orders[rows, self.steps]  # (K, B)
+            idx = self.orders[rows, self.steps.clamp(max=last)]  # (K, B); a child held still may be at its end
             with torch.enable_grad():
                 # Leaf views of the flat tensor: autograd then returns one gradient per parameter
                 # instead of scattering each into a zero-filled (K, P) tensor.
@@ -192,12 +195,12 @@ class BatchedChildren:
                 loss = loss.view(self.k, -1).mean(dim=1)
                 # Children are independent, so the gradient of the sum is each child's own gradient.
                 grads = torch.autograd.grad(loss.sum(), list(params.values()))
-            self._update(grads)
-            self.steps += 1
+            self._update(grads, active)
+            self.steps += 1 if moving is None else moving.long()
             losses.append(loss.detach())
         return torch.stack(losses, dim=1)
 
-    def _update(self, grads: tuple[torch.Tensor, ...]) -> None:
+    def _update(self, grads: tuple[torch.Tensor, ...], active: np.ndarray | None = None) -> None:
         """One optimizer step of every child, each with its own LR and step count.
 
         Runs the single-pass kernels behind `torch.optim.Adam(fused=True)` and `SGD(fused=True)`, once
@@ -205,11 +208,16 @@ class BatchedChildren:
         several passes over memory (13 ms against 1.3 ms per step for eight MNIST-sized MLPs here).
         """
         cfg = self.cfg
-        self.t += 1
-        self._updates = [n + 1 for n in self._updates]
+        if active is None:
+            self.t += 1
+        else:
+            self.t += torch.as_tensor(active, device=self.device, dtype=self.t.dtype)
+        self._updates = [n + 1 if active is None or active[i] else n for i, n in enumerate(self._updates)]
         stored = [g.transpose(1, 2) if s.transposed else g for s, g in zip(self._layout, grads)]
         per_child = list(zip(*(g.unbind(0) for g in stored)))
         for i in range(self.k):
+            if active is not None and not active[i]:
+                continue
             g = [t.contiguous() for t in per_child[i]]  # no copy unless a layout was not foreseen
             if cfg.optimizer == "adam":
                 torch._fused_adam_(self._child_params[i], g, self._child_m[i], self._child_v[i], [],

@@ -43,6 +43,7 @@ class Children(Protocol):
     def data_of(self, i: int) -> DatasetSplits: ...  # child i's dataset
     def set_lrs(self, lrs: np.ndarray) -> None: ...
     def train(self, n_steps: int) -> torch.Tensor: ...  # (K, n_steps) training losses
+    # Children that can hold some of them still also take `train(n_steps, active=(K,) bool mask)`.
     def val_logits(self) -> torch.Tensor: ...  # (K, N, C)
     def val_labels(self) -> torch.Tensor: ...  # (K, N)
     def output_weight(self) -> torch.Tensor: ...  # (K, ...)
@@ -190,38 +191,46 @@ class EpisodeCore:
                 infos[i]["task"] = self.tasks[i]
         return self.last_obs.copy(), infos
 
-    def step(self, actions: Sequence[Any]) -> Decision:
+    def step(self, actions: Sequence[Any], active: np.ndarray | None = None) -> Decision:
         """Scale every child's LR by its action, train `steps_per_action` steps, observe, reward.
 
         A child whose loss or weights become non-finite ends its episode with `info["diverged"]`, a
         reward of `-divergence_penalty` for every decision left (ending early never pays) and its last
         finite observation; a child that reaches `child_steps` ends with the end-of-run metrics in its
         info. Ended children stay ended until `start`. With tasks drawn, each child's budget is its task's.
+        `active` (K bools, children that can hold still only): the others are not stepped (their action,
+        reward, termination and info in the result mean nothing; the caller starts them anew).
         """
         cfg, k = self.cfg, self.k
-        if not self.running.all():
+        moving = np.ones(k, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        if not self.running[moving].all():
             raise RuntimeError("step() called on a finished episode; call reset() first")
         steps_before = self.children.step_counts().copy()  # batched children's is a view training advances
-        for i in range(k):
+        for i in np.flatnonzero(moving):
             noise = float(self.rngs[i].normal(0.0, cfg.lr_noise_std)) if cfg.lr_noise_std > 0 else 0.0
             self.policy_lrs[i], self.lrs[i] = decision_lrs(cfg, float(self.policy_lrs[i]), actions[i],
                                                            int(steps_before[i]), int(self.budgets[i]),
                                                            cfg.steps_per_action, float(self.initial_lrs[i]), noise)
         self.children.set_lrs(self.lrs)
-        losses = self.children.train(cfg.steps_per_action)
+        losses = self.children.train(cfg.steps_per_action) if active is None else \
+            self.children.train(cfg.steps_per_action, active=moving)
         train_loss = mean_train_loss(losses)
         obs, val_losses = self._observe(train_loss)
         finite = self.children.finite() & np.isfinite(obs).all(axis=1)
         steps = self.children.step_counts()
         train_losses = train_loss.cpu().numpy()
         step_losses = losses.cpu().numpy()
-        self.decisions += 1
-        twin_val_losses = self._train_twins(steps_before)
+        self.decisions += moving
+        twin_val_losses = self._train_twins(steps_before, active)
         rewards = decision_reward(cfg.reward, self._val_losses, val_losses, self._twin_val_losses,
                                   twin_val_losses, cfg.reward_bound).astype(np.float32)
-        terminated = ~finite | (steps >= self.budgets)
+        terminated = (~finite | (steps >= self.budgets)) & moving
         infos: list[dict[str, Any]] = []
         for i in range(k):
+            if not moving[i]:
+                rewards[i] = 0.0
+                infos.append({})
+                continue
             info: dict[str, Any] = {"lr": float(self.lrs[i]), "initial_lr": float(self.initial_lrs[i]),
                                     "train_loss": float(train_losses[i]), "val_loss": float(val_losses[i]),
                                     "step_train_losses": step_losses[i].tolist(), "child_step": int(steps[i]),
@@ -235,13 +244,17 @@ class EpisodeCore:
             elif terminated[i]:
                 info.update(final_metrics(functools.partial(self.children.evaluate, i), self.children.data_of(i)))
             infos.append(info)
+        held = ~moving
+        obs[held] = self.last_obs[held]
+        val_losses[held] = self._val_losses[held]
+        twin_val_losses[held] = self._twin_val_losses[held]
         self.last_obs = obs
         self._val_losses = val_losses
         self._twin_val_losses = twin_val_losses
         self.running &= ~terminated
         return Decision(obs.copy(), rewards, terminated, infos)
 
-    def _train_twins(self, steps_before: np.ndarray) -> np.ndarray:
+    def _train_twins(self, steps_before: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Train the twins as far as their children (at the initial LR, or keeping every decision over the
         base schedule for `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
         if self.twins is None:
@@ -251,7 +264,10 @@ class EpisodeCore:
                                                   int(self.budgets[i]), self.cfg.steps_per_action,
                                                   float(self.initial_lrs[i]))[1]
                                      for i in range(self.k)]))
-        self.twins.train(self.cfg.steps_per_action)
+        if active is None:
+            self.twins.train(self.cfg.steps_per_action)
+        else:
+            self.twins.train(self.cfg.steps_per_action, active=active)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
     def _observe(self, train_loss: torch.Tensor | None,

@@ -15,6 +15,7 @@ from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
 from lrctl.envs.child import ChildRun, SingleChild
 from lrctl.envs.core import EpisodeCore, needs_twins
+from lrctl.envs.rendering import RENDER_MODES, Point, check_render_mode, render_rgb, render_text
 from lrctl.settings import get_setting
 
 
@@ -59,15 +60,23 @@ class LRControlEnv(gym.Env):
     Args:
         config: an `EnvConfig`, or the name of a setting (see `lrctl.settings.SETTINGS`).
         data: splits to use instead of loading the setting's dataset (tests pass small synthetic ones).
+        render_mode: None, ``"ansi"`` (`render()` returns a line of text) or ``"rgb_array"`` (a picture of
+            the LR and the validation loss so far); any other mode is a ValueError.
         **options: any `EnvConfig` field (child_steps, action_mode, max_change, device, ...), applied on
             top of `config` (this is how `gymnasium.make` passes them).
+
+    Example:
+        >>> env = LRControlEnv("digits-mlp", child_steps=20, steps_per_action=5)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(self, config: EnvConfig | str = "digits-mlp", *, data: DatasetSplits | None = None,
-                 **options: Any) -> None:
+                 render_mode: str | None = None, **options: Any) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode)
         _one_torch_thread_in_forked_children()
         self.config: EnvConfig = resolve_env_config(config, options)
         cfg = self.config
@@ -83,6 +92,7 @@ class LRControlEnv(gym.Env):
         self.n_decisions = self.core.n_decisions
         self.action_space = action_space(cfg)
         self.observation_space = observation_space(len(self.feature_names))
+        self._points: list[Point] = []
 
     @property
     def child(self) -> ChildRun | None:
@@ -102,9 +112,23 @@ class LRControlEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {unknown}; LRControlEnv.reset takes: initial_lr")
         self.core.rngs[0] = self.np_random
         obs, infos = self.core.start([0], initial_lrs=[options.get("initial_lr")])
+        self._points = [_point(infos[0])]
         return obs[0], infos[0]
 
     def step(self, action: Any):
         decision = self.core.step([action])
+        self._points.append(_point(decision.infos[0]))
         return (decision.obs[0], float(decision.rewards[0]), bool(decision.terminated[0]), False,
                 decision.infos[0])
+
+    def render(self) -> str | np.ndarray | None:
+        """The episode so far as `render_mode` asks: a line of text, an RGB array, or None (no mode)."""
+        if self.render_mode == "ansi":
+            return render_text(self._points, self.config.child_steps)
+        if self.render_mode == "rgb_array":
+            return render_rgb(self._points, self.config.child_steps)
+        return None
+
+
+def _point(info: dict[str, Any]) -> Point:
+    return Point(int(info["child_step"]), float(info["lr"]), float(info["val_loss"]))

@@ -4,10 +4,11 @@
 gives this: K children trained in one batched pass (`lrctl.envs.batched`), under Gymnasium's vector
 API as CleanRL-style scripts use it. Sub-environment i reset with seed s has the episode of
 `LRControlEnv.reset(seed=s)` (within float tolerance, as batched children do), so it matches the sync
-and async modes for the same seeds. A finished sub-environment restarts in the same step
-(`AutoresetMode.SAME_STEP`, as stable-baselines3 does; the sync and async modes take it through
-`vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}`): the step returns the new episode's first
-observation, and `info["final_obs"]` and `info["final_info"]` hold the last one's.
+and async modes for the same seeds and the same autoreset mode. `autoreset_mode` is Gymnasium's:
+`NEXT_STEP` (its default, and this one's) returns a finished episode's last observation with
+``terminated``, and restarts that sub-environment at the next step, whose action for it is ignored;
+`SAME_STEP` (as stable-baselines3 does) returns the new episode's first observation in the step that
+ends the old one, with the old one's in ``info["final_obs"]`` and ``info["final_info"]``.
 """
 
 from __future__ import annotations
@@ -30,12 +31,37 @@ class LRControlVectorEnv(VectorEnv):
     Args:
         num_envs: the number of sub-environments (children).
         config: an `EnvConfig` or a setting's name, as for `LRControlEnv`.
+        autoreset_mode: `AutoresetMode.NEXT_STEP` (default) or `AutoresetMode.SAME_STEP` (or their values,
+            "next_step" and "same_step"); `gymnasium.make_vec` passes it as a keyword.
+        render_mode: None; the vector entry point does not render.
         **options: `EnvConfig` fields on top of `config` (how `gymnasium.make_vec` passes them).
+
+    Example:
+        >>> import gymnasium, lrctl
+        >>> envs = gymnasium.make_vec("lrctl/LRControl-v0", num_envs=2, vectorization_mode="vector_entry_point",
+        ...                           child_steps=20, steps_per_action=5)
+        >>> obs, infos = envs.reset(seed=0)
+        >>> obs, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int, config: EnvConfig | str = "digits-mlp", **options: Any) -> None:
+    def __init__(self, num_envs: int, config: EnvConfig | str = "digits-mlp", *,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None,
+                 **options: Any) -> None:
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            mode = None
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode {autoreset_mode!r}: the vector entry point resets in the next step "
+                             "or the same step; pass AutoresetMode.NEXT_STEP or AutoresetMode.SAME_STEP")
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r}: the vector entry point does not render; pass None, or "
+                             "render single environments (LRControlEnv renders 'ansi' and 'rgb_array')")
+        self.render_mode = None
         options.pop("max_episode_steps", None)  # an episode ends at its budget; make_vec may pass this
         cfg = resolve_env_config(config, options)
         if draws_tasks(cfg):
@@ -51,6 +77,7 @@ class LRControlVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.feature_names = self._batched.core.tracker.feature_names
+        self._ended = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: sub-environments to start at the next step
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -71,9 +98,12 @@ class LRControlVectorEnv(VectorEnv):
             raise ValueError(f"unknown reset option(s) {unknown}; LRControlVectorEnv.reset takes: initial_lr")
         indices = list(range(self.num_envs))
         obs, infos = self._batched.core.start(indices, seeds, [options.get("initial_lr")] * self.num_envs)
+        self._ended = np.zeros(self.num_envs, dtype=bool)
         return obs, self._vector_infos(infos, indices)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            return self._next_step(actions)
         core = self._batched.core
         decision = core.step(list(np.asarray(actions)))
         obs, terminated = decision.obs, decision.terminated
@@ -86,6 +116,27 @@ class LRControlVectorEnv(VectorEnv):
                 obs[i] = fresh[i]
             infos = self._add_info(infos, reset_infos.get(i, decision.infos[i]), i)
         return obs, decision.rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), infos
+
+    def _next_step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """`NEXT_STEP`: the sub-environments whose episode ended at the last step start anew (their action
+        is ignored, their reward 0), while the others take their decision in the same batched pass."""
+        core, ended = self._batched.core, self._ended
+        restart = [int(i) for i in np.flatnonzero(ended)]
+        if ended.all():
+            obs, reset_infos = core.start(restart)
+            rewards, terminated, step_infos = np.zeros(self.num_envs, np.float32), np.zeros_like(ended), None
+        else:
+            decision = core.step(list(np.asarray(actions)), active=~ended if restart else None)
+            obs, rewards, terminated, step_infos = decision.obs, decision.rewards, decision.terminated, decision.infos
+            reset_infos = {}
+            if restart:
+                fresh, reset_infos = core.start(restart)
+                obs[restart] = fresh[restart]
+        infos: dict[str, Any] = {}
+        for i in range(self.num_envs):
+            infos = self._add_info(infos, reset_infos[i] if ended[i] else step_infos[i], i)
+        self._ended = terminated.copy()
+        return obs, rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), infos
 
     def _vector_infos(self, infos: dict[int, dict[str, Any]], indices: list[int]) -> dict[str, Any]:
         vector_infos: dict[str, Any] = {}

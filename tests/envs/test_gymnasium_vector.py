@@ -50,7 +50,7 @@ def test_async_mode_works_as_called():
 
 def test_vector_entry_point_gives_the_batched_children_with_the_sync_modes_episodes():
     envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", setting="digits-mlp",
-                        **SMALL_ENV)
+                        autoreset_mode=AutoresetMode.SAME_STEP, **SMALL_ENV)
     assert isinstance(envs.unwrapped, LRControlVectorEnv)
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     batched = rollout(envs)
@@ -58,6 +58,45 @@ def test_vector_entry_point_gives_the_batched_children_with_the_sync_modes_episo
                                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **SMALL_ENV))
     assert_same_episodes(batched, sync)
     assert batched[4][3].all() and batched[4][4] is not None  # four decisions end the episode; it restarts
+
+
+# Sub-environment 0 ends its episode first (its initial LR diverges), so restarts fall on different steps.
+UNEVEN = dict(SMALL_ENV, optimizer="sgd", momentum=0.0, lr_max=1e12, initial_lrs=[1e12, 1e-3])
+
+
+@pytest.mark.parametrize("options", [SMALL_ENV, UNEVEN], ids=["together", "apart"])
+def test_next_step_autoreset_is_gymnasiums_default_and_gives_the_sync_modes_episodes(options):
+    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", setting="digits-mlp",
+                        **options)
+    assert envs.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    trace = rollout(envs, seed=5)
+    sync = rollout(gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="sync", setting="digits-mlp", **options),
+                   seed=5)
+    assert_same_episodes(trace, sync)
+    ends = [step[3] for step in trace[1:]]
+    assert any(e.any() for e in ends) and all(step[4] is None for step in trace[1:])  # no final_obs here
+    for before, after in zip(ends, trace[2:]):  # the step after an end: reward 0, a fresh episode
+        assert (after[2][before] == 0).all() and not after[3][before].any()
+
+
+def test_gymnasiums_vector_wrappers_work_on_the_vector_entry_point():
+    from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
+
+    envs = RecordEpisodeStatistics(NormalizeObservation(
+        gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", **SMALL_ENV)))
+    envs.reset(seed=0)
+    finished = []
+    for _ in range(6):
+        _, _, terminated, _, infos = envs.step(envs.action_space.sample())
+        if "episode" in infos:
+            finished += list(infos["episode"]["l"][infos["_episode"]])
+    assert finished and all(length == 4 for length in finished)  # four decisions per episode
+    envs.close()
+
+
+def test_an_autoreset_mode_it_does_not_run_is_named():
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        LRControlVectorEnv(2, "digits-mlp", autoreset_mode=AutoresetMode.DISABLED, **SMALL_ENV)
 
 
 def test_vector_entry_point_takes_per_environment_seeds_and_the_initial_lr():
