@@ -47,12 +47,28 @@ class PolicyScheduler(LRScheduler):
         steps_per_action: steps between decisions; default: the policy's own (another value warns).
         deterministic: take the most likely action (default) or sample one with `seed`.
         seed: seed of the sampling when ``deterministic=False``.
+        warmup_steps: steps of a linear warm-up before the policy takes over (default 0: none). The LR
+            rises from ``warmup_start_factor`` times the optimizer's LR to that LR, as torch's
+            `LinearLR` would; the policy then starts as at an episode's reset, over the steps left
+            (``total_steps - warmup_steps``). This is the way to warm up: `SequentialLR` and
+            `ChainedScheduler` call ``step()`` without the loss the policy needs, so they refuse it.
+        warmup_start_factor: the first warm-up step's LR as a fraction of the optimizer's (default 1/3,
+            as `LinearLR`'s).
         last_epoch: as for every `LRScheduler`; leave at -1 and use `load_state_dict` to resume.
 
-    The first decision happens at construction, before any training step, as at an episode's reset.
-    A residual policy (trained with `env.action_base` other than constant) moves its own LR,
-    `policy_lr`, and the optimizer gets it times the base schedule at ``steps / total_steps``; for any other policy
-    `policy_lr` is the optimizer's LR, so that a change made to it by hand carries on.
+    The first decision happens at construction (after the warm-up, where there is one), before any
+    training step, as at an episode's reset. A residual policy (trained with `env.action_base` other than
+    constant) moves its own LR, `policy_lr`, and the optimizer gets it times the base schedule at
+    ``steps / total_steps``; for any other policy `policy_lr` is the optimizer's LR, so that a change made
+    to it by hand carries on.
+
+    Example:
+        >>> scheduler = PolicyScheduler(optimizer, lrctl.shipped_policy_path(), model=model,
+        ...                             val_data=(x_val, y_val), total_steps=1000, warmup_steps=50)
+        >>> for x, y in batches:  # doctest: +SKIP
+        ...     loss = F.cross_entropy(model(x), y)
+        ...     optimizer.zero_grad(); loss.backward(); optimizer.step()
+        ...     scheduler.step(loss.item())
     """
 
     def __init__(
@@ -68,6 +84,8 @@ class PolicyScheduler(LRScheduler):
         steps_per_action: int | None = None,
         deterministic: bool = True,
         seed: int = 0,
+        warmup_steps: int = 0,
+        warmup_start_factor: float = 1 / 3,
         last_epoch: int = -1,
     ) -> None:
         self.policies = policy if isinstance(policy, AnyPolicy) else load_policy(policy)
@@ -115,12 +133,18 @@ class PolicyScheduler(LRScheduler):
         self.val_x, self.val_y = _to_device(x_val, device), y_val.to(device)
         self.tracker = FeatureTracker(1, spec.feature_names)
         self.deterministic = deterministic
+        self.warmup_steps = _warmup_steps(warmup_steps, self.total_steps)
+        if isinstance(warmup_start_factor, bool) or not isinstance(warmup_start_factor, (int, float)) or \
+                not 0 < warmup_start_factor <= 1:
+            raise ValueError(f"warmup_start_factor must lie in (0, 1], got {warmup_start_factor!r}")
+        self.warmup_start_factor = float(warmup_start_factor)
         self._generator = torch.Generator().manual_seed(seed)
         self.steps_done = 0
         self.policy_lr = float(optimizer.param_groups[0]["lr"])
         self._losses: list[float] = []
         self._warned_budget = False
         self._started = False
+        self._loading = False
         self.skipped_decisions = 0
         super().__init__(optimizer, last_epoch)
 
@@ -134,14 +158,11 @@ class PolicyScheduler(LRScheduler):
         self._step_count += 1
         self.last_epoch += 1
         if train_loss is None:
-            if not self._started:
-                self._started = True
-                self._act(None)
-            else:
-                raise ValueError("PolicyScheduler.step() needs the training loss: call step(loss.item())")
+            if self._started:
+                raise ValueError(_NO_LOSS)
+            self._started = True
+            self._warm_up_or_start()
         else:
-            self._losses.append(float(train_loss.detach()) if isinstance(train_loss, torch.Tensor)
-                                else float(train_loss))
             self.steps_done += 1
             if self.steps_done > self.total_steps and not self._warned_budget:
                 self._warned_budget = True
@@ -150,14 +171,45 @@ class PolicyScheduler(LRScheduler):
                     f"trained for {self.policy.spec.child_steps} steps on {self.policy.spec.setting}",
                     stacklevel=2,
                 )
-            if self.steps_done % self.steps_per_action == 0:
-                self._act(mean_train_loss(torch.tensor(self._losses, dtype=torch.float64)))
-                self._losses = []
+            if self.steps_done <= self.warmup_steps:
+                self._warm_up_or_start()
+            else:
+                self._losses.append(float(train_loss.detach()) if isinstance(train_loss, torch.Tensor)
+                                    else float(train_loss))
+                if self._policy_step() % self.steps_per_action == 0:
+                    self._act(mean_train_loss(torch.tensor(self._losses, dtype=torch.float64)))
+                    self._losses = []
         self._last_lr = self.get_lr()
+
+    @property  # type: ignore[override]
+    def last_epoch(self) -> int:
+        return self._last_epoch
+
+    @last_epoch.setter
+    def last_epoch(self, value: int) -> None:
+        # SequentialLR's constructor steps every scheduler back by one ("undo"); nobody else lowers it.
+        if getattr(self, "_started", False) and not self._loading and value < self._last_epoch:
+            raise ValueError(_NO_LOSS)
+        self._last_epoch = value
+
+    def _policy_step(self) -> int:
+        """Optimizer steps since the policy took over (after the warm-up)."""
+        return self.steps_done - self.warmup_steps
+
+    def _warm_up_or_start(self) -> None:
+        """During the warm-up, set its LR; at its end (at once without one), take the first decision."""
+        factor = 1.0 if self.warmup_steps == 0 else \
+            self.warmup_start_factor + (1 - self.warmup_start_factor) * self.steps_done / self.warmup_steps
+        if self.warmup_steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = float(group["initial_lr"]) * factor
+        if self.steps_done == self.warmup_steps:
+            self.policy_lr = float(self.optimizer.param_groups[0]["lr"])
+            self._act(None)
 
     def _act(self, train_loss: torch.Tensor | None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
-        if self._started and train_loss is None:  # the first decision, at construction: name a misfit
+        if train_loss is None:  # the first decision, at construction: name a misfit
             try:
                 logits = self._val_logits()
             except RuntimeError as err:
@@ -167,10 +219,11 @@ class PolicyScheduler(LRScheduler):
                     from None
         else:
             logits = self._val_logits()
+        budget = self.total_steps - self.warmup_steps
         obs, _ = self.tracker.observe(
             logits.unsqueeze(0), self.val_y.unsqueeze(0), self.output_layer.weight.detach().unsqueeze(0),
             None if train_loss is None else train_loss.reshape(1), np.array([lr]),
-            np.array([self.steps_done]), np.array([self.total_steps]), self.steps_per_action,
+            np.array([self._policy_step()]), np.array([budget]), self.steps_per_action,
             starting=[0] if train_loss is None else None,
         )
         features = obs[0]
@@ -183,7 +236,7 @@ class PolicyScheduler(LRScheduler):
         spec = self.policy.spec
         if spec.action_base == "constant":
             self.policy_lr = lr
-        self.policy_lr, new = decision_lrs(spec, self.policy_lr, action, self.steps_done, self.total_steps,
+        self.policy_lr, new = decision_lrs(spec, self.policy_lr, action, self._policy_step(), budget,
                                            self.steps_per_action, self.policy_initial_lr)
         factor = new / lr
         for i, group in enumerate(self.optimizer.param_groups):
@@ -222,18 +275,25 @@ class PolicyScheduler(LRScheduler):
             "total_steps": self.total_steps,
             "steps_per_action": self.steps_per_action,
             "policy_initial_lr": self.policy_initial_lr,
+            "warmup_steps": self.warmup_steps,
+            "warmup_start_factor": self.warmup_start_factor,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict()`; later LRs are then the same as in the run that saved it."""
-        required = set(self.state_dict()) - {"policy_initial_lr"}  # absent from states saved before it was kept
+        # absent from states saved before they were kept
+        required = set(self.state_dict()) - {"policy_initial_lr", "warmup_steps", "warmup_start_factor"}
         missing = sorted(required - set(state_dict)) if isinstance(state_dict, dict) else ["all"]
         if missing:
             raise ValueError(f"state_dict is not a PolicyScheduler state (missing {', '.join(missing)}); pass "
                              "what PolicyScheduler.state_dict() returned")
         _positive_int("state_dict['total_steps']", state_dict["total_steps"])
         _positive_int("state_dict['steps_per_action']", state_dict["steps_per_action"])
-        self.last_epoch = int(state_dict["last_epoch"])
+        self._loading = True
+        try:
+            self.last_epoch = int(state_dict["last_epoch"])
+        finally:
+            self._loading = False
         self._step_count = int(state_dict["_step_count"])
         self._last_lr = list(state_dict["_last_lr"])
         self.steps_done = int(state_dict["steps_done"])
@@ -245,11 +305,29 @@ class PolicyScheduler(LRScheduler):
         self.tracker.load_state_dict(state_dict["tracker"], self.val_y.device)
         self.total_steps = int(state_dict["total_steps"])
         self.steps_per_action = int(state_dict["steps_per_action"])
+        self.warmup_steps = _warmup_steps(state_dict.get("warmup_steps", 0), self.total_steps)
+        self.warmup_start_factor = float(state_dict.get("warmup_start_factor", 1 / 3))
         if "policy_initial_lr" in state_dict:
             self.policy_initial_lr = float(state_dict["policy_initial_lr"])
             self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
         self._started = True
 
+
+
+_NO_LOSS = ("PolicyScheduler.step() needs the training loss, and SequentialLR and ChainedScheduler call it "
+            "without one: call scheduler.step(loss.item()) after optimizer.step() yourself, and for a warm-up "
+            "before the policy pass PolicyScheduler(..., warmup_steps=N)")
+
+
+def _warmup_steps(value: Any, total_steps: int) -> int:
+    """`value` as a number of warm-up steps that leaves the policy some budget, or a ValueError."""
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    steps = _positive_int("warmup_steps", value)
+    if steps >= total_steps:
+        raise ValueError(f"warmup_steps={steps} leaves none of total_steps={total_steps} to the policy; "
+                         "choose fewer warm-up steps")
+    return steps
 
 
 def _positive_int(name: str, value: Any) -> int:
