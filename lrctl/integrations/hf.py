@@ -47,9 +47,11 @@ class LRControlCallback(TrainerCallback):
     """Drive the LR of a `transformers.Trainer` with a learned policy, through a `lrctl.PolicyScheduler`.
 
     It steps once per optimizer step, after the Trainer's own LR scheduler, and sets the LR the policy
-    chose, so the Trainer's schedule has no effect (use `lr_scheduler_type="constant"` and no warmup to
-    say so; another schedule warns). The Trainer logs the LR as `learning_rate`. Its state is saved in
-    every checkpoint folder, and `trainer.train(resume_from_checkpoint=...)` takes the same later LRs.
+    chose, so the Trainer's schedule has no effect (use `lr_scheduler_type="constant"` to say so; another
+    schedule warns). The Trainer's warm-up (`warmup_steps` or `warmup_ratio`) is kept: it becomes the
+    scheduler's `warmup_steps`, and the policy takes over after it. The Trainer logs the LR each step
+    trained with as `learning_rate`. Its state is saved in every checkpoint folder, and
+    `trainer.train(resume_from_checkpoint=...)` takes the same later LRs.
 
     Args:
         policy: a policy file, a loaded policy (`lrctl.load_policy`), or a shipped policy's name (`general`).
@@ -81,14 +83,16 @@ class LRControlCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
         if optimizer is None or model is None:
             raise IntegrationError(f"{_WHERE}: the Trainer gave no model or optimizer at on_train_begin")
-        if args.lr_scheduler_type != "constant" or args.warmup_steps or \
-                getattr(args, "warmup_ratio", 0):
-            warnings.warn(f"{_WHERE} sets the LR itself; the Trainer's schedule ({args.lr_scheduler_type}, warmup) "
-                          "has no effect: set lr_scheduler_type='constant' and no warmup", stacklevel=2)
+        if args.lr_scheduler_type not in ("constant", "constant_with_warmup"):
+            warnings.warn(f"{_WHERE} sets the LR itself; the Trainer's schedule ({args.lr_scheduler_type}) has no "
+                          "effect: set lr_scheduler_type='constant' (a warm-up is kept)", stacklevel=2)
+        for group in optimizer.param_groups:  # the Trainer's warm-up may have set it to 0 already
+            group["lr"] = group.get("initial_lr", group["lr"])
         self.scheduler = start_scheduler(
             optimizer, self.policy, self._saved_state(args, state), model=model, val_data=(self.val_x, self.val_y),
             output_layer=self.output_layer, forward=self.forward, total_steps=self.total_steps or state.max_steps,
-            steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed)
+            steps_per_action=self.steps_per_action, deterministic=self.deterministic, seed=self.seed,
+            warmup_steps=args.get_warmup_steps(state.max_steps))
         self._report_lrs(lr_scheduler)
         self._losses = []
         self._hook = model.register_forward_hook(self._record_loss)

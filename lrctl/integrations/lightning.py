@@ -30,8 +30,8 @@ class LRControl(pl.Callback):
 
     The scheduler steps once per optimizer step (with `accumulate_grad_batches`, once per accumulated
     step, on the mean loss of its batches, as Lightning counts steps), with the training loss from
-    `training_step`'s output (a tensor or a dict with `loss`). The LR is logged to the trainer's
-    loggers as `log_name`. The callback's state is saved in Lightning checkpoints, so a fit resumed from
+    `training_step`'s output (a tensor or a dict with `loss`). The LR each optimizer step trained with
+    is logged to the trainer's loggers as `log_name` (as the Hugging Face callback logs it). The callback's state is saved in Lightning checkpoints, so a fit resumed from
     one takes the same later LRs as the uninterrupted fit.
 
     Args:
@@ -95,11 +95,11 @@ class LRControl(pl.Callback):
         if trainer.global_step == self._seen_global_step:  # gradients still accumulating
             return
         self._seen_global_step = trainer.global_step
+        used = float(trainer.optimizers[0].param_groups[0]["lr"])  # logged: the LR this step trained with
         # Lightning hands back loss / accumulate_grad_batches, so the sum over the step is the mean loss.
         self.scheduler.step(self._step_loss)
         self._step_loss = 0.0
-        pl_module.log(self.log_name, self.scheduler.get_last_lr()[0], on_step=True, on_epoch=False,
-                      logger=True, prog_bar=False)
+        pl_module.log(self.log_name, used, on_step=True, on_epoch=False, logger=True, prog_bar=False)
 
     # ---------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

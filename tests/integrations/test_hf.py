@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -68,6 +70,28 @@ def test_the_trainers_own_schedule_is_overridden_with_a_warning(tmp_path):
     constant = RecordLR()
     make_trainer(tmp_path / "constant", [LRControlCallback(POLICY, val_batch=VAL_BATCH), constant]).train()
     assert record.lrs == constant.lrs
+
+
+@pytest.mark.parametrize("overrides", [dict(logging_steps=5), dict(lr_scheduler_type="linear"),
+                                       dict(gradient_accumulation_steps=2)], ids=["every-5", "linear", "accumulated"])
+def test_the_logged_lr_is_the_one_each_step_trained_with(tmp_path, overrides):
+    control, record = LRControlCallback(POLICY, val_batch=VAL_BATCH), RecordLR()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the linear schedule's "has no effect"
+        trainer = make_trainer(tmp_path, [control, record], max_steps=30, **overrides)
+        trainer.train()
+    logged = [(entry["step"], entry["learning_rate"]) for entry in trainer.state.log_history
+              if "learning_rate" in entry]
+    assert logged and [lr for _, lr in logged] == [record.lrs[step - 1] for step, _ in logged]
+    assert logged[-1][0] == 30  # the last step too
+
+
+def test_the_trainers_warm_up_comes_before_the_policy(tmp_path):
+    control, record = LRControlCallback(POLICY, val_batch=VAL_BATCH), RecordLR()
+    make_trainer(tmp_path, [control, record], lr_scheduler_type="constant_with_warmup", warmup_steps=4).train()
+    assert control.scheduler.warmup_steps == 4
+    assert record.lrs[:4] == pytest.approx([1e-2 * (1 / 3 + 2 / 3 * s / 4) for s in range(4)])  # LinearLR's
+    assert len(set(record.lrs[4:])) > 1  # then the policy's decisions
 
 
 def test_a_resumed_training_takes_the_same_later_lrs(tmp_path):
