@@ -120,7 +120,7 @@ class EnvConfig:
     features: str = "both"
     """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
     episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
-    both (the union; the default, chosen on the report seeds in docs/results), scale_free_horizon
+    both (the union; the default, chosen on the report seeds in docs/results/ablation.md), scale_free_horizon
     (scale_free and the log of the decisions left in the budget), or scale_free_lr (scale_free and
     log10 of the LR)."""
     reward: str = "log_improvement_vs_constant"

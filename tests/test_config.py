@@ -32,7 +32,7 @@ EXPERIMENT_CONFIGS = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", EXPERIMENT_CONFIGS, ids=lambda p: p.stem)
 def test_experiment_configs_load_into_their_own_run_dir(path):
-    """docs/results quotes these as commands; each must load and write to a run folder of its own."""
+    """docs/results/ablation.md cites these; each must load and write to a run folder of its own."""
     cfg = load_config(path)
     assert yaml.safe_load(path.read_text())["run_dir"] == cfg.run_dir
     assert cfg.run_dir.startswith("runs/")
