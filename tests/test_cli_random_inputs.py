@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from lrctl.cli import main
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 
 class ComputeStarted(Exception):
     """Raised by the stubs in place of training, evaluating, exporting or importing."""

@@ -7,6 +7,8 @@ import pytest
 
 from lrctl.cli import main
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 TRAIN_ON_RAY = ["train", "--set", "ppo.vec_env=ray", "--set", "ppo.total_timesteps=64", "--no-progress"]
 
 

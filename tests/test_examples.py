@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def test_the_readmes_ray_recipe_is_the_script_ci_runs():
     assert "bash examples/ray_cluster_on_one_machine.sh" in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.slow
 def test_the_cleanrl_style_ppo_example_trains_a_few_hundred_decisions():
     import subprocess
     import sys

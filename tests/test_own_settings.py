@@ -161,6 +161,7 @@ def test_evaluate_runs_an_own_setting_with_a_run_policy(tmp_path, monkeypatch, c
     assert f"# Evaluation: {path}" in summary and "| learned |" in summary
 
 
+@pytest.mark.slow
 def test_the_own_task_example_trains_end_to_end(tmp_path):
     run_dir = tmp_path / "own-task"
     done = subprocess.run([sys.executable, str(REPO / "examples" / "own_task" / "train.py"), "--timesteps", "40",

@@ -1,10 +1,13 @@
 """The same short PPO training on one CPU process gives the same policy weights."""
 
+import pytest
 import torch
 
 from lrctl.agents.trainer import train
 from lrctl.config import load_config
 from tests.agents.test_training_run import TINY
+
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
 
 
 def _policy_state(tmp_path, name, extra=()):

@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from stable_baselines3.common.env_util import make_vec_env
 
 import lrctl  # noqa: F401  registers lrctl/LRControl-v0
 from lrctl.envs import ENV_ID
 from tests.conftest import SMALL_ENV
 
+pytestmark = pytest.mark.slow  # starts processes: `-m "not slow"` leaves it out
 ROOT = Path(__file__).resolve().parents[2]
 USER_SCRIPT = f"""
 from stable_baselines3 import PPO

@@ -10,7 +10,7 @@ from lrctl.agents.ray_vec_env import RayVecEnv
 from lrctl.agents.trainer import resume, train
 from lrctl.config import load_config
 
-pytestmark = pytest.mark.usefixtures("local_ray")
+pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]  # `-m "not slow"` leaves Ray out
 TINY_ON_RAY = [
     "env.child_steps=40", "env.steps_per_action=10", "env.batch_size=16", "env.val_subset_size=32",
     "ppo.n_envs=2", "ppo.vec_env=ray", "ppo.n_steps=8", "ppo.batch_size=16", "ppo.n_epochs=1",

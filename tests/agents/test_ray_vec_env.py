@@ -15,7 +15,7 @@ from tests.conftest import SMALL_ENV
 
 ray = pytest.importorskip("ray")
 
-pytestmark = pytest.mark.usefixtures("local_ray")
+pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]  # `-m "not slow"` leaves Ray out
 ENV = env_config("digits-mlp", **SMALL_ENV)
 ACTIONS = [np.array([0, 1]), np.array([1, 2]), np.array([2, 0]), np.array([0, 0]), np.array([1, 1]),
            np.array([2, 1])]  # six decisions: across the end of the four-decision episodes

@@ -14,6 +14,8 @@ from lrctl.agents.checkpoints import CheckpointError
 from lrctl.agents.trainer import resume
 from lrctl.cli import main
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 TOTAL = 120
 SLOW_TINY = [

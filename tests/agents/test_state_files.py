@@ -22,6 +22,8 @@ TINY = ["env.child_steps=20", "env.steps_per_action=5", "env.val_subset_size=64"
         "ppo.n_envs=2", "ppo.vec_env=dummy", "ppo.n_steps=12", "ppo.batch_size=12", "ppo.n_epochs=1",
         "checkpoint_every=24", "report_seeds=[7]", "progress_bar=false"]
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 
 class _Payload:
     """Unpickling this creates the file `marker`: what a crafted file in a shared run folder would do."""

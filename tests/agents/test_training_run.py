@@ -16,6 +16,8 @@ TINY = [
     "report_seeds=[7]", "progress_bar=false",
 ]
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):

@@ -20,6 +20,7 @@ def test_batched_setting_gets_the_batched_vec_env_without_a_warning():
     assert isinstance(venv.venv, BatchedLRControlVecEnv) and venv.num_envs == 3
 
 
+@pytest.mark.slow
 def test_batchnorm_children_fall_back_to_separate_environments(monkeypatch):
     data = make_splits((3, 32, 32), n_train=16, n_val=8, n_test=8)
     monkeypatch.setattr("lrctl.envs.lr_control.setting_data", lambda *args, **kwargs: data)

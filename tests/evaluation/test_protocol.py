@@ -113,6 +113,7 @@ def test_every_method_starts_from_the_same_child(tiny_result):
     assert seeds[11] != seeds[12]
 
 
+@pytest.mark.slow
 def test_outputs_are_written_and_results_are_deterministic(tiny_plan, tiny_result, tmp_path):
     paths = write_outputs(tiny_result, tmp_path / "a")
     again = write_outputs(evaluate(replace(tiny_plan, workers=2)), tmp_path / "b")

@@ -4,7 +4,7 @@ import pytest
 
 from lrctl.cli import main
 
-pytestmark = pytest.mark.usefixtures("local_ray")
+pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.slow]  # `-m "not slow"` leaves Ray out
 SMALL = ["--seeds", "200000", "200001", "--initial-lrs", "0.001", "--set", "env.child_steps=30",
          "--set", "env.val_subset_size=64", "--no-peers"]
 

@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts processes: `-m "not slow"` leaves it out
 ROOT = Path(__file__).resolve().parents[2]
 PARENT = """
 import multiprocessing, os, time

@@ -13,6 +13,8 @@ import lrctl  # noqa: E402
 from lrctl.integrations.common import IntegrationError  # noqa: E402
 from lrctl.integrations.hf import LRControlCallback  # noqa: E402
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 POLICY = lrctl.load_policy(lrctl.shipped_policy_path())
 
 

@@ -17,6 +17,8 @@ from lrctl.integrations.common import IntegrationError  # noqa: E402
 from lrctl.integrations.lightning import LRControl  # noqa: E402
 from tests.conftest import make_splits  # noqa: E402
 
+pytestmark = pytest.mark.slow  # `-m "not slow"` leaves it out
+
 DATA = make_splits(n_train=320, n_val=64)
 BATCH = 16
 POLICY = lrctl.load_policy(lrctl.shipped_policy_path())
