@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A two-node Ray cluster on one machine: a short controller training on it, then a quick evaluation.
-# Needs: pip install -e ".[ray]". Run from the repository root. The README shows this script.
+# Needs: pip install -e ".[ray]". Run from the repository root. docs/ray.md shows this script.
 set -euo pipefail
 export RAY_AUTH_MODE=token                   # Ray's token authentication, as on a real cluster
 ray get-auth-token --generate > /dev/null    # makes ~/.ray/auth_token where none exists; both nodes read it

@@ -63,8 +63,10 @@ def define_setting(name: str, data: DataSource, model: ModelFactory, *, child_st
             no arguments that returns them (see `DataSource`).
         model: a function of no arguments that returns a fresh `nn.Module` mapping a batch of inputs to
             (batch, num_classes) logits; its last `nn.Linear` is the output layer the features describe.
-        child_steps, batch_size, optimizer, initial_lrs: the training budget in optimizer steps, the
-            mini-batch size, `adam` or `sgd`, and the initial LRs episodes draw from.
+        child_steps: the training budget in optimizer steps.
+        batch_size: the mini-batch size.
+        optimizer: `adam` or `sgd`.
+        initial_lrs: the initial LRs episodes draw from.
         **env_defaults: any other `EnvConfig` field (steps_per_action, val_subset_size, momentum, ...).
 
     Everything is checked when the setting is first used: a bad value is a one-line error.

@@ -59,7 +59,10 @@ class LRControlCallback(TrainerCallback):
             or `(x, y)`.
         val_samples: at most this many of its samples.
         total_steps: the budget in optimizer steps; default the Trainer's `state.max_steps`.
-        steps_per_action, output_layer, deterministic, seed: as for `lrctl.PolicyScheduler`.
+        steps_per_action: as for `lrctl.PolicyScheduler`.
+        output_layer: as for `lrctl.PolicyScheduler`.
+        deterministic: as for `lrctl.PolicyScheduler`.
+        seed: as for `lrctl.PolicyScheduler`.
         forward: `forward(model, inputs) -> (batch, classes) logits`; default `model_logits` (sequence
             and image classification heads).
     """

@@ -41,7 +41,11 @@ class LRControl(pl.Callback):
             the trainer's validation dataloader, cut to `val_samples`.
         val_samples: at most this many validation samples (default: the whole batch).
         total_steps: the budget in optimizer steps; default `trainer.estimated_stepping_batches`.
-        steps_per_action, output_layer, forward, deterministic, seed: as for `lrctl.PolicyScheduler`.
+        steps_per_action: as for `lrctl.PolicyScheduler`.
+        output_layer: as for `lrctl.PolicyScheduler`.
+        forward: as for `lrctl.PolicyScheduler`.
+        deterministic: as for `lrctl.PolicyScheduler`.
+        seed: as for `lrctl.PolicyScheduler`.
         log_name: the name of the logged LR.
     """
 
