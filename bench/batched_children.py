@@ -31,7 +31,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from lrctl.config import env_config
 from lrctl.data import DatasetSplits
 from lrctl.envs import LRControlEnv
-from lrctl.envs.batched import BatchedLRControlVecEnv
+from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
 STEPS_PER_ACTION = 10
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from lrctl.actions import keep_action
 from lrctl.envs import LRControlEnv
-from lrctl.envs.child import ChildRun
+from lrctl.children.child import ChildRun
 
 
 def time_env(env: LRControlEnv, seeds: list[int]) -> float:
@@ -61,7 +61,7 @@ def bare_episode(child: ChildRun, steps: int, every: int) -> None:
 def time_bare(env: LRControlEnv, seeds: list[int]) -> float:
     """The bare loop's episodes, set-up included (model init, optimizer, batch order, validation
     subset: what any training loop needs, and what the env's reset does besides its first observation)."""
-    from lrctl.envs.child import episode_rng, episode_start
+    from lrctl.children.child import episode_rng, episode_start
     from lrctl.settings import get_setting
 
     cfg = env.config

@@ -294,14 +294,8 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `lrctl` command line; returns the exit status."""
-    from lrctl.agents.checkpoints import CheckpointError
-    from lrctl.agents.state import StateFileError
-    from lrctl.run_lock import RunFolderBusy
     from lrctl.agents.trainer import TrainingInterrupted
-    from lrctl.config import ConfigError
-    from lrctl.data import DataError
-    from lrctl.policy import PolicyFileError
-    from lrctl.settings import SettingError
+    from lrctl.errors import USER_ERRORS
 
     args = build_parser().parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "combine": _combine,
@@ -316,8 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrctl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigError, DataError, PolicyFileError, CheckpointError, SettingError, StateFileError, RunFolderBusy,
-            _UsageError) as err:
+    except (*USER_ERRORS, _UsageError) as err:
         print(f"lrctl: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:  # a full disk or an I/O error while writing: what was half-written is gone

@@ -20,13 +20,10 @@ import yaml
 
 from lrctl.actions import ACTION_BASES, is_max_lr_ratio
 from lrctl.error_text import first_line
+from lrctl.errors import ConfigError
 from lrctl.feature_sets import FEATURE_SETS
 from lrctl.settings import SettingError, get_setting, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
-
-
-class ConfigError(ValueError):
-    """A configuration value is unknown, ill-typed or out of range. The message is one line."""
 
 
 ACTION_MODES = ("discrete", "continuous")

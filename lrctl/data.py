@@ -17,6 +17,7 @@ import torch
 
 from lrctl.atomic import unwritable_reason, write_atomic
 from lrctl.error_text import describe
+from lrctl.errors import ConfigError, DataError, SettingError
 from lrctl.idx import IDXError, check_idx, read_idx_bytes
 
 if TYPE_CHECKING:
@@ -42,10 +43,6 @@ _IDX_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-
-class DataError(RuntimeError):
-    """A dataset is missing or unreadable. The message is one line and says how to provide it."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +242,6 @@ def setting_data(setting: "Setting", root: str | os.PathLike[str] = "", device: 
         return load_dataset(setting.dataset, root, device, download)
     if id(setting) not in _USER_DATA:
         from lrctl.models import ModelError, check_child_model
-        from lrctl.settings import SettingError
 
         splits = user_splits(setting.dataset, setting.name)
         try:
@@ -263,7 +259,6 @@ def user_splits(source: object, label: str) -> DatasetSplits:
     tensors of matching length in [0, num_classes) (converted to int64); `num_classes` defaults to the
     largest label plus one.
     """
-    from lrctl.settings import SettingError
 
     def fail(message: str) -> SettingError:
         return SettingError(f"setting {label!r}: {message}")
@@ -322,7 +317,6 @@ def ensure_data(env: "EnvConfig") -> DatasetSplits:
     """Load (or download) the dataset of `env`'s setting, and those its tasks draw from, in this process,
     so that a missing dataset or device is one clear error here rather than one per worker process.
     Returns the setting's."""
-    from lrctl.config import ConfigError
     from lrctl.device import resolve_device
     from lrctl.settings import get_setting
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from lrctl.actions import ACTION_BASES, is_max_lr_ratio
 from lrctl.atomic import write_atomic
+from lrctl.errors import PolicyFileError
 from lrctl.features import check_feature_names
 
 FORMAT = "lrctl-policy"
@@ -32,10 +33,6 @@ FORMAT_VERSION_BY_INITIAL_LR = 2
 
 TASK_DISTRIBUTION = "task-distribution"
 """`PolicySpec.setting` of a policy trained on drawn tasks (`env.tasks`): no one setting or budget."""
-
-
-class PolicyFileError(ValueError):
-    """A file is not an lrctl policy, is truncated or corrupt, or asks for what this lrctl lacks."""
 
 
 @dataclass(frozen=True)

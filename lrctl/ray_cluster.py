@@ -14,8 +14,8 @@ import socket
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from lrctl.config import ConfigError
 from lrctl.error_text import first_line
+from lrctl.errors import ConfigError
 
 INSTALL_HINT = 'pip install "lrctl[ray]"'
 

@@ -14,12 +14,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from lrctl.errors import RunFolderBusy
+
 LOCK_FILE = ".lrctl.lock"
 OWNER_FILE = ".lrctl.lock.owner"
-
-
-class RunFolderBusy(RuntimeError):
-    """Another process writes into the run folder. The message is one line."""
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from lrctl.error_text import describe
+from lrctl.errors import SettingError
 
 if TYPE_CHECKING:
     import torch
@@ -30,10 +31,6 @@ DataSource = Union[SplitsLike, Callable[[], SplitsLike]]
 """A user's data: a `DatasetSplits`, a mapping with the tensors train_x, train_y, val_x, val_y, test_x,
 test_y (and optionally num_classes), or a function of no arguments that returns either (called once per
 process, so a worker process loads its own copy)."""
-
-
-class SettingError(ValueError):
-    """A setting cannot be found or is ill-formed. The message is one line and says what to do."""
 
 
 @dataclass(frozen=True)

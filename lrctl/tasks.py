@@ -13,13 +13,16 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits, load_dataset
 from lrctl.models import cnn_name, mlp_name
+
+if TYPE_CHECKING:  # the config checks task names through this module, which needs it for types only
+    from lrctl.config import EnvConfig
 
 TASK_DATASETS = ("digits", "synthetic", "mnist", "fashion-mnist")
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")

@@ -1,7 +1,11 @@
 """Layering: deploying a policy loads neither stable-baselines3 nor the environments."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def _modules_after(code: str) -> set[str]:
@@ -14,7 +18,7 @@ def test_policy_scheduler_loads_no_sb3_and_no_environment():
     loaded = _modules_after("import lrctl\nlrctl.PolicyScheduler\nlrctl.load_policy")
     assert "lrctl.scheduler" in loaded
     assert not {m for m in loaded if m.startswith("stable_baselines3")}
-    assert not {m for m in loaded if m.startswith(("lrctl.envs.lr_control", "lrctl.envs.core", "lrctl.envs.batched"))}
+    assert not {m for m in loaded if m.startswith(("lrctl.envs.lr_control", "lrctl.envs.core", "lrctl.envs.batched_episodes", "lrctl.children"))}
 
 
 def test_import_lrctl_registers_the_environment_without_loading_it():
@@ -31,3 +35,56 @@ def test_the_core_package_imports_no_trainer_integration():
     loaded = _modules_after("import lrctl, lrctl.cli, lrctl.agents.trainer, lrctl.envs.lr_control, lrctl.envs.vector, "
                             "lrctl.evaluation.protocol\nlrctl.PolicyScheduler\nlrctl.define_setting")
     assert not {m for m in loaded if m.split(".")[0] in ("lightning", "pytorch_lightning", "transformers", "ray")}
+
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lrctl"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports when it runs, at module level or inside a function (not the imports
+    under `if TYPE_CHECKING:`, which are for type checkers only)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize("layer,forbidden", [("children", ("gymnasium", "stable_baselines3")),
+                                             ("envs", ("stable_baselines3",))])
+def test_a_layer_imports_nothing_of_the_layers_above_it(layer, forbidden):
+    for path in (PACKAGE / layer).glob("*.py"):
+        bad = {m for m in _imports(path) if m.split(".")[0] in forbidden}
+        assert not bad, (path.name, bad)
+
+
+def test_no_import_circle_not_even_through_imports_inside_functions():
+    graph = {_module_name(p): {m for m in _imports(p) if m.startswith("lrctl")} for p in PACKAGE.rglob("*.py")}
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for dep in graph.get(module, ()):
+            if dep not in graph or dep == "lrctl":
+                continue
+            assert state.get(dep) != "open", " -> ".join(path + [dep])
+            if dep not in state:
+                visit(dep, path + [dep])
+        state[module] = "done"
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])

@@ -67,7 +67,7 @@ def test_gymnasium_make_runs_an_own_setting_and_passes_check_env(tmp_path, monke
 
 
 def test_batched_children_train_an_own_setting_as_single_environments_do(tmp_path, monkeypatch):
-    from lrctl.envs.batched import BatchedLRControlVecEnv
+    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
     from lrctl.envs.lr_control import LRControlEnv
 
     path = write_module(tmp_path, monkeypatch, GOOD_DATA + GOOD_MODEL + DEFINE)

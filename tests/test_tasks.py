@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lrctl.config import ConfigError, EnvConfig, TaskDistribution, env_config, load_config
-from lrctl.envs.child import episode_rng
+from lrctl.children.child import episode_rng
 from lrctl.tasks import ChildTask, draw_task, draws_tasks, synthetic_classification
 
 TASKS = dict(datasets=["synthetic"], widths=[8, 16], depths=[1, 2], activations=["relu", "tanh"],
@@ -59,7 +59,7 @@ def test_a_value_listed_twice_is_drawn_twice_as_often():
 
 def test_environment_trains_a_drawn_cnn_batched_and_alone():
     from lrctl.envs import LRControlEnv
-    from lrctl.envs.batched import BatchedLRControlVecEnv
+    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
     cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["digits"], "architectures": ["cnn"]}})
     task, decisions, last, _ = _episode(LRControlEnv(cfg), seed=4)
@@ -157,7 +157,7 @@ def _rounds(venv, n_steps):
 
 
 def test_batched_children_share_one_task_per_round_reproducibly():
-    from lrctl.envs.batched import BatchedLRControlVecEnv
+    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
     cfg = env_config(**SMALL)
     venv = BatchedLRControlVecEnv(cfg, 3)
@@ -170,7 +170,7 @@ def test_batched_children_share_one_task_per_round_reproducibly():
 def test_training_on_tasks_runs_batched():
     from lrctl.agents.vec_env import build_vec_env
     from lrctl.config import PPOConfig
-    from lrctl.envs.batched import BatchedLRControlVecEnv
+    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
     venv = build_vec_env(env_config(**SMALL), PPOConfig(vec_env="batched", n_envs=2), seed=0)
     assert isinstance(venv.venv, BatchedLRControlVecEnv)

@@ -14,14 +14,11 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.agents.state import FORMAT, save_agent, save_normalization
 from lrctl.atomic import write_text_atomic
+from lrctl.errors import CheckpointError
 from lrctl.strict_yaml import excerpt
 
 LATEST = "latest.json"
 _KEEP = 3  # checkpoints kept on disk; older ones are removed
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated or not an lrctl checkpoint. The message is one line."""
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ class EnvGroup:
     def __init__(self, env_cfg: EnvConfig, n: int, threads: int) -> None:
         import torch
 
-        from lrctl.agents.vec_env import env_thunk
-        from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
+        from lrctl.agents.env_factory import env_thunk
+        from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+        from lrctl.children.batched import batchable
 
         torch.set_num_threads(threads)
         if n > 1 and batchable(env_cfg, otherwise="each actor steps its environments one after another"):

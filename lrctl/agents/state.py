@@ -19,6 +19,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.atomic import write_atomic
+from lrctl.errors import StateFileError
 
 AGENT_FILE = "agent.pt"
 NORMALIZATION_FILE = "vecnormalize.npz"
@@ -27,10 +28,6 @@ FORMAT = 2
 
 _STAT_KEYS = ("obs_mean", "obs_var", "obs_count", "ret_mean", "ret_var", "ret_count",
               "clip_obs", "clip_reward", "gamma", "epsilon")
-
-
-class StateFileError(RuntimeError):
-    """A state file that is missing, damaged or not lrctl's. The message is one line."""
 
 
 def save_agent(path: str | os.PathLike[str], model: PPO) -> Path:

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 
-import gymnasium as gym
-import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
 
-from lrctl.config import EnvConfig, PPOConfig, to_dict
-from lrctl.envs.lr_control import LRControlEnv
-
-
-def _make_env(env_kwargs: dict) -> gym.Env:
-    """Build one environment; in a worker process, use one torch thread and leave Ctrl-C to the parent."""
-    if multiprocessing.parent_process() is not None:
-        torch.set_num_threads(1)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return LRControlEnv(**env_kwargs)
-
-
-def env_thunk(env_cfg: EnvConfig) -> Callable[[], gym.Env]:
-    """A picklable factory of one LRControlEnv with `env_cfg`."""
-    return partial(_make_env, to_dict(env_cfg))
+from lrctl.agents.env_factory import env_thunk
+from lrctl.config import EnvConfig, PPOConfig
 
 
 def use_subprocesses(ppo: PPOConfig) -> bool:
@@ -49,7 +30,8 @@ def build_vec_env(env_cfg: EnvConfig, ppo: PPOConfig, seed: int, ray_address: st
         venv.seed(seed)
         return VecMonitor(venv)
     if ppo.vec_env == "batched":
-        from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
+        from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+        from lrctl.children.batched import batchable
         from lrctl.tasks import draws_tasks
 
         # Drawn tasks are MLPs, which always batch: the children then share one task per round.

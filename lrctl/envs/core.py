@@ -29,7 +29,7 @@ import torch
 from lrctl.actions import decision_lrs, keep_action
 from lrctl.config import REWARDS, TWIN_REWARD_NAMES, EnvConfig
 from lrctl.data import DatasetSplits
-from lrctl.envs.child import episode_rng, episode_start, final_metrics
+from lrctl.children.child import episode_rng, episode_start, final_metrics
 from lrctl.features import FeatureTracker, feature_set, mean_train_loss, validation_losses
 from lrctl.tasks import ChildTask, episode_task
 

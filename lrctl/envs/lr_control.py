@@ -13,7 +13,7 @@ from gymnasium import spaces
 from lrctl.config import EnvConfig, resolve_env_config
 from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
-from lrctl.envs.child import ChildRun, SingleChild
+from lrctl.children.child import ChildRun, SingleChild
 from lrctl.envs.core import EpisodeCore, needs_twins
 from lrctl.envs.rendering import RENDER_MODES, Point, check_render_mode, render_rgb, render_text
 from lrctl.settings import get_setting

@@ -1,8 +1,8 @@
 """`LRControlVectorEnv`: the batched children as a Gymnasium `VectorEnv`.
 
 `gymnasium.make_vec("lrctl/LRControl-v0", num_envs=K, vectorization_mode="vector_entry_point", ...)`
-gives this: K children trained in one batched pass (`lrctl.envs.batched`), under Gymnasium's vector
-API as CleanRL-style scripts use it. Sub-environment i reset with seed s has the episode of
+gives this: K children trained in one batched pass (`lrctl.envs.batched_episodes`), under Gymnasium's
+vector API as CleanRL-style scripts use it. Sub-environment i reset with seed s has the episode of
 `LRControlEnv.reset(seed=s)` (within float tolerance, as batched children do), so it matches the sync
 and async modes for the same seeds and the same autoreset mode. `autoreset_mode` is Gymnasium's:
 `NEXT_STEP` (its default, and this one's) returns a finished episode's last observation with
@@ -20,9 +20,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from lrctl.config import ConfigError, EnvConfig, resolve_env_config
-from lrctl.envs.batched import BatchedLRControlVecEnv
+from lrctl.envs.batched_episodes import BatchedEpisodes
 from lrctl.envs.lr_control import action_space, observation_space
-from lrctl.tasks import draws_tasks
 
 
 class LRControlVectorEnv(VectorEnv):
@@ -64,20 +63,18 @@ class LRControlVectorEnv(VectorEnv):
         self.render_mode = None
         options.pop("max_episode_steps", None)  # an episode ends at its budget; make_vec may pass this
         cfg = resolve_env_config(config, options)
-        if draws_tasks(cfg):
-            raise ConfigError("env.tasks: the vector entry point trains one setting; draw tasks with "
-                              "vectorization_mode='sync' or 'async'")
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.config = cfg
-        self._batched = BatchedLRControlVecEnv(cfg, num_envs)
+        self._episodes = BatchedEpisodes(cfg, num_envs)
         self.num_envs = num_envs
-        self.single_observation_space = observation_space(len(self._batched.core.tracker.feature_names))
+        self.single_observation_space = observation_space(len(self._episodes.core.tracker.feature_names))
         self.single_action_space = action_space(cfg)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.feature_names = self._batched.core.tracker.feature_names
+        self.feature_names = self._episodes.core.tracker.feature_names
         self._ended = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: sub-environments to start at the next step
+        self._round_over = False  # with drawn tasks: every sub-environment starts a new round's task next
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -97,46 +94,56 @@ class LRControlVectorEnv(VectorEnv):
         if unknown:
             raise ValueError(f"unknown reset option(s) {unknown}; LRControlVectorEnv.reset takes: initial_lr")
         indices = list(range(self.num_envs))
-        obs, infos = self._batched.core.start(indices, seeds, [options.get("initial_lr")] * self.num_envs)
-        self._ended = np.zeros(self.num_envs, dtype=bool)
+        obs, infos = self._episodes.start(indices, seeds, [options.get("initial_lr")] * self.num_envs)
+        self._ended, self._round_over = np.zeros(self.num_envs, dtype=bool), False
         return obs, self._vector_infos(infos, indices)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
             return self._next_step(actions)
-        core = self._batched.core
-        decision = core.step(list(np.asarray(actions)))
+        episodes = self._episodes
+        decision = episodes.core.step(list(np.asarray(actions)))
         obs, terminated = decision.obs, decision.terminated
-        ended = [i for i in range(self.num_envs) if terminated[i]]
-        fresh, reset_infos = core.start(ended) if ended else (None, {})
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if episodes.round_over(decision):  # every sub-environment starts the next round's task
+            truncated = ~terminated
+            fresh, reset_infos = episodes.start(list(range(self.num_envs)))
+        else:
+            ended = [i for i in range(self.num_envs) if terminated[i]]
+            fresh, reset_infos = episodes.restart(ended) if ended else (None, {})
         infos: dict[str, Any] = {}
         for i in range(self.num_envs):  # as SyncVectorEnv: the final step's, then the new episode's info
             if i in reset_infos:
                 infos = self._add_info(infos, {"final_obs": obs[i].copy(), "final_info": decision.infos[i]}, i)
                 obs[i] = fresh[i]
             infos = self._add_info(infos, reset_infos.get(i, decision.infos[i]), i)
-        return obs, decision.rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), infos
+        return obs, decision.rewards, terminated.copy(), truncated, infos
 
     def _next_step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """`NEXT_STEP`: the sub-environments whose episode ended at the last step start anew (their action
         is ignored, their reward 0), while the others take their decision in the same batched pass."""
-        core, ended = self._batched.core, self._ended
+        episodes, ended = self._episodes, self._ended
         restart = [int(i) for i in np.flatnonzero(ended)]
+        truncated = np.zeros(self.num_envs, dtype=bool)
         if ended.all():
-            obs, reset_infos = core.start(restart)
+            obs, reset_infos = episodes.start(restart) if self._round_over else episodes.restart(restart)
             rewards, terminated, step_infos = np.zeros(self.num_envs, np.float32), np.zeros_like(ended), None
+            self._round_over = False
         else:
-            decision = core.step(list(np.asarray(actions)), active=~ended if restart else None)
+            decision = episodes.core.step(list(np.asarray(actions)), active=~ended if restart else None)
             obs, rewards, terminated, step_infos = decision.obs, decision.rewards, decision.terminated, decision.infos
             reset_infos = {}
             if restart:
-                fresh, reset_infos = core.start(restart)
+                fresh, reset_infos = episodes.restart(restart)
                 obs[restart] = fresh[restart]
+            if episodes.round_over(decision):  # the others are cut off; all start the next round's task
+                truncated = ~terminated
+                self._round_over = True
         infos: dict[str, Any] = {}
         for i in range(self.num_envs):
             infos = self._add_info(infos, reset_infos[i] if ended[i] else step_infos[i], i)
-        self._ended = terminated.copy()
-        return obs, rewards, terminated.copy(), np.zeros(self.num_envs, dtype=bool), infos
+        self._ended = terminated | truncated
+        return obs, rewards, terminated.copy(), truncated, infos
 
     def _vector_infos(self, infos: dict[int, dict[str, Any]], indices: list[int]) -> dict[str, Any]:
         vector_infos: dict[str, Any] = {}

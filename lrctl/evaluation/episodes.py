@@ -50,22 +50,24 @@ def run_episodes_batched(env_cfg: EnvConfig, act: Callable[[np.ndarray], Any],
                          method: str = "policy") -> list[RunResult]:
     """`run_episode` for every (seed, initial LR) in `episodes`, as children of one batched pass.
 
-    The records equal those of `run_episode` on single environments within float tolerance. Children
-    that end early are restarted by the VecEnv and run on unrecorded until the others finish.
-    `data` overrides the setting's dataset (tests pass small synthetic splits).
+    The records equal those of `run_episode` on single environments within float tolerance. A child
+    whose episode ends is held still until the others finish. `data` overrides the setting's dataset
+    (tests pass small synthetic splits).
     """
-    from lrctl.envs.batched import BatchedLRControlVecEnv
+    from lrctl.envs.batched_episodes import BatchedEpisodes
 
-    venv = BatchedLRControlVecEnv(env_cfg, len(episodes), data=data)
-    obs = venv.reset_episodes([s for s, _ in episodes], [lr for _, lr in episodes])
-    results = [_start(method, seed, lr, info) for (seed, lr), info in zip(episodes, venv.reset_infos)]
-    running = set(range(len(episodes)))
-    while running:
-        actions = np.stack([np.asarray(act(o)) for o in obs])
-        obs, rewards, dones, infos = venv.step(actions)
-        for i in sorted(running):
-            _record(results[i], float(rewards[i]), infos[i], bool(dones[i]))
-            if dones[i]:
-                running.discard(i)
-    venv.close()
+    batch = BatchedEpisodes(env_cfg, len(episodes), data=data)
+    obs, infos = batch.start(list(range(len(episodes))), [int(s) for s, _ in episodes],
+                             [float(lr) for _, lr in episodes])
+    results = [_start(method, seed, lr, infos[i]) for i, (seed, lr) in enumerate(episodes)]
+    running = np.ones(len(episodes), dtype=bool)
+    actions: list[Any] = [None] * len(episodes)
+    while running.any():
+        for i in np.flatnonzero(running):
+            actions[i] = np.asarray(act(obs[i]))
+        decision = batch.core.step(actions, active=None if running.all() else running.copy())
+        obs = decision.obs
+        for i in np.flatnonzero(running):
+            _record(results[i], float(decision.rewards[i]), decision.infos[i], bool(decision.terminated[i]))
+        running &= ~decision.terminated
     return results

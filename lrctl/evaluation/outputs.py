@@ -14,7 +14,7 @@ from typing import Any
 
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.config import EnvConfig
-from lrctl.envs.child import episode_rng
+from lrctl.children.child import episode_rng
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, paired_final_losses, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement

@@ -21,7 +21,7 @@ import torch
 from lrctl.config import EnvConfig
 from lrctl.data import setting_data
 from lrctl.device import resolve_device
-from lrctl.envs.child import ChildRun, episode_rng, episode_start, final_metrics
+from lrctl.children.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.features import feature_set_name, validation_losses
@@ -206,7 +206,7 @@ def run_tasks(tasks: Sequence[Task], workers: int = 1, progress: Progress | None
     warning. With `on_ray`, every run (and every batched pass) is a Ray task on the Ray this process is
     connected to (`lrctl.ray_cluster.RaySession`), with the thread count it would have here.
     """
-    from lrctl.envs.batched import batchable
+    from lrctl.children.batched import batchable
 
     policy_idx = [i for i, t in enumerate(tasks) if t.method.kind == "policy"]
     if batched and policy_idx and batchable(tasks[policy_idx[0]].env,

@@ -9,12 +9,9 @@ from typing import Any
 
 import torch
 
+from lrctl.errors import IntegrationError
 from lrctl.policy import AnyPolicy, load_policy, shipped_policy_path
 from lrctl.scheduler import PolicyScheduler
-
-
-class IntegrationError(ValueError):
-    """A trainer integration cannot run as set up. The message is one line and says what to do."""
 
 
 def resolve_policy(policy: str | os.PathLike[str] | AnyPolicy) -> AnyPolicy:

@@ -106,7 +106,7 @@ def test_training_goes_on_through_diverging_children_and_counts_them(tmp_path):
 def test_cli_prints_lrctl_warnings_as_one_line(tmp_path, capsys, monkeypatch):
     from lrctl.cli import main
 
-    monkeypatch.setattr("lrctl.envs.batched.supports_batching", lambda model: False)  # as for ResNet-18
+    monkeypatch.setattr("lrctl.children.batched.supports_batching", lambda model: False)  # as for ResNet-18
     args = [f"--set={o}" for o in (*TINY, "ppo.vec_env=batched", "ppo.n_envs=1")]
     assert main(["train", *args, "--run-dir", str(tmp_path / "run")]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line.lower()]

@@ -8,7 +8,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from lrctl.agents.vec_env import build_vec_env
 from lrctl.config import PPOConfig, env_config
-from lrctl.envs.batched import BatchedLRControlVecEnv, batchable
+from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+from lrctl.children.batched import batchable
 from lrctl.features import feature_set
 from tests.conftest import SMALL_ENV, make_splits
 
@@ -47,7 +48,7 @@ def test_training_with_children_that_cannot_be_batched_falls_back_and_finishes(t
     from lrctl.config import load_config
     from tests.agents.test_training_run import TINY
 
-    monkeypatch.setattr("lrctl.envs.batched.supports_batching", lambda model: False)  # as for ResNet-18
+    monkeypatch.setattr("lrctl.children.batched.supports_batching", lambda model: False)  # as for ResNet-18
     cfg = load_config(None, [*TINY, "ppo.vec_env=batched", "ppo.n_envs=1", f"run_dir={tmp_path / 'run'}"])
     with pytest.warns(UserWarning) as caught:
         result = train(cfg, log=lambda *_: None)

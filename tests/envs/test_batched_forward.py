@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lrctl.envs.batched_forward import _plain_mlp_layers, batched_forward
+from lrctl.children.batched_forward import _plain_mlp_layers, batched_forward
 from lrctl.models import CNN, MLP, LeNet5
 
 K = 3

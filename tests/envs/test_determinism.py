@@ -46,7 +46,7 @@ def test_initial_lr_is_drawn_from_the_configured_set(digits_like):
 def test_episode_start_gives_the_child_reset_trains(digits_like):
     import torch
 
-    from lrctl.envs.child import ChildRun, episode_rng, episode_start
+    from lrctl.children.child import ChildRun, episode_rng, episode_start
 
     env = LRControlEnv("digits-mlp", data=digits_like, **SMALL_ENV)
     env.reset(seed=42, options={"initial_lr": 1e-3})

@@ -97,7 +97,7 @@ def test_batched_evaluation_runs_the_policy_as_batched_children_with_the_same_re
 
 
 def test_batched_evaluation_of_children_that_cannot_be_batched_runs_one_by_one(tiny_plan, tiny_result, monkeypatch):
-    monkeypatch.setattr("lrctl.envs.batched.supports_batching", lambda model: False)  # as for ResNet-18
+    monkeypatch.setattr("lrctl.children.batched.supports_batching", lambda model: False)  # as for ResNet-18
     with pytest.warns(UserWarning, match="episodes run one by one"):
         fallback = evaluate(replace(tiny_plan, batched=True))
     assert [(r.method, r.seed, r.lrs, r.train_losses) for r in fallback.runs] == \

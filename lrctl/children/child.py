@@ -71,11 +71,9 @@ def episode_start(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = 
 
 
 def episode_rng(seed: int | None) -> np.random.Generator:
-    """The RNG of an episode reset with `seed`: Gymnasium's own seeding, as `Env.reset(seed=seed)` makes it
-    (None: an unseeded one)."""
-    from gymnasium.utils import seeding
-
-    return seeding.np_random(seed)[0]
+    """The RNG of an episode reset with `seed` (None: an unseeded one): the generator Gymnasium's
+    `Env.reset(seed=seed)` makes (`gymnasium.utils.seeding.np_random`), built here without Gymnasium."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
 
 
 def build_child_model(model_name: "str | ModelFactory", data: DatasetSplits, seed: int,

@@ -1,8 +1,8 @@
-"""K child networks of one setting trained together in one batched pass, as a stable-baselines3 VecEnv.
+"""K child networks of one setting trained together in one batched pass.
 
 The K children's parameters live in one (K, P) tensor with a view per named parameter. One forward
 pass (`vmap` of `functional_call`, or one batched matrix product per layer for a plain MLP; see
-`lrctl.envs.batched_forward`) computes every child's loss at once, one autograd pass their gradients,
+`lrctl.children.batched_forward`) computes every child's loss at once, one autograd pass their gradients,
 and PyTorch's fused Adam (or SGD with momentum) kernel updates each child in place with that child's
 learning rate.
 Each child keeps the seed, initialisation, batch order, validation subset and LR that
@@ -16,29 +16,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvObs, VecEnvStepReturn
 from torch import nn
 
+from lrctl.children.batched_forward import batched_forward
+from lrctl.children.child import ChildSeeds, batch_order, build_child_model, validation_subset
 from lrctl.config import ConfigError, EnvConfig
-from lrctl.data import DatasetSplits, setting_data
-from lrctl.envs.batched_forward import batched_forward
+from lrctl.data import DatasetSplits
 from lrctl.error_text import describe
-from lrctl.device import resolve_device
-from lrctl.envs.child import ChildSeeds, batch_order, build_child_model, validation_subset
-from lrctl.envs.core import EpisodeCore, needs_twins
-from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer, model_label
 from lrctl.settings import ModelFactory, get_setting, setting_label
-from lrctl.tasks import ChildTask, draw_task, draws_tasks
+from lrctl.tasks import ChildTask, draws_tasks
 
 _EVAL_CHUNK = 1024
-_TASK_STREAM = 0x7A5C  # the round-task RNG of a seeded batched env: a stream apart from the children's
 
 
 class _Slot(NamedTuple):
@@ -72,7 +67,7 @@ def batchable(env: EnvConfig | str, otherwise: str) -> bool:
     """Whether given episodes of `env` (a config, or a setting's name) can run as children of one batched
     pass; if not, warn that `otherwise` happens. Not for children with BatchNorm or Dropout, nor where
     each episode draws its own task (batched children share one task per round; see
-    `BatchedLRControlVecEnv`)."""
+    `lrctl.envs.batched_episodes.BatchedEpisodes`)."""
     setting = env if isinstance(env, str) else env.setting
     if not isinstance(env, str) and draws_tasks(env):
         warnings.warn(f"each seed draws its own task (env.tasks), while batched children share one; "
@@ -263,120 +258,3 @@ class BatchedChildren:
     def finite(self) -> np.ndarray:
         """(K,) True where every parameter of the child is finite."""
         return torch.isfinite(self.flat.sum(dim=1)).cpu().numpy()
-
-
-class BatchedLRControlVecEnv(VecEnv):
-    """`num_envs` LRControl environments of one setting, stepped together in one batched pass.
-
-    Behaves as `num_envs` `LRControlEnv`s with seeds seed, seed + 1, ... under an SB3 VecEnv: the same
-    observations, rewards, dones and infos (within float tolerance), with automatic reset. The rules of
-    a decision are `lrctl.envs.core.EpisodeCore`'s, as in `LRControlEnv`.
-
-    With a task distribution (`env.tasks`), the children train one drawn task per round (an MLP of the
-    same shape, so they still run as one pass) rather than one each, and the round's task comes from
-    the env's own seeded RNG: a seed gives the same rounds, but not the tasks `LRControlEnv` would draw.
-    """
-
-    def __init__(self, env_cfg: EnvConfig, num_envs: int, data: DatasetSplits | None = None) -> None:
-        self.cfg = env_cfg
-        self.device = resolve_device(env_cfg.device)
-        setting = get_setting(env_cfg.setting)
-        if data is None:
-            data = setting_data(setting, env_cfg.data_root, self.device, env_cfg.download)
-        self.data = data.to(self.device)
-        self.children, twins = self._children(self.data, setting.model, env_cfg, num_envs)
-        self.core = EpisodeCore(env_cfg, self.children, twins)
-        # With a task distribution, the K children train one task per round, drawn from this RNG.
-        self._draws_tasks = draws_tasks(env_cfg)
-        self._task_rng = np.random.default_rng()
-        self._round_task: ChildTask | None = None
-        self.render_mode = None
-        super().__init__(num_envs, observation_space(len(self.core.tracker.feature_names)), action_space(env_cfg))
-        self.n_decisions = self.core.n_decisions
-        self._actions: np.ndarray | None = None
-
-    def _children(self, data: DatasetSplits, model_name: str | ModelFactory, cfg: EnvConfig, k: int,
-                  task: ChildTask | None = None) -> tuple[BatchedChildren, BatchedChildren | None]:
-        twins = BatchedChildren(data, model_name, cfg, k, task) if needs_twins(cfg) else None
-        return BatchedChildren(data, model_name, cfg, k, task), twins
-
-    def _start(self, indices: list[int], seeds: list[int | None] | None,
-               lrs: list[Any] | None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
-        """Start children `indices`; with a task distribution, all of them on a new round's task."""
-        if not self._draws_tasks:
-            return self.core.start(indices, seeds, lrs)
-        if seeds is not None and seeds[0] is not None:
-            self._task_rng = np.random.default_rng((int(seeds[0]), _TASK_STREAM))
-        task = draw_task(self.cfg, self._task_rng)
-        self._round_task = task
-        self.children, twins = self._children(task.data(self.cfg, self.device), task.model, task.env(self.cfg),
-                                              self.num_envs, task)
-        self.core.use_children(self.children, twins)
-        return self.core.start(indices, seeds, lrs, tasks=[task] * len(indices))
-
-    def reset(self) -> VecEnvObs:
-        """Reset every child; seeds from `seed()` and `initial_lr` from `set_options()` apply once."""
-        indices = list(range(self.num_envs))
-        seeds = self._seeds if self._seeds else None
-        lrs = [o.get("initial_lr") if o else None for o in self._options]
-        obs, infos = self._start(indices, seeds, lrs)
-        self.reset_infos = [infos[i] for i in indices]
-        self._reset_seeds()
-        self._reset_options()
-        return obs
-
-    def reset_episodes(self, seeds: list[int], initial_lrs: list[float]) -> VecEnvObs:
-        """Start child i's episode as `LRControlEnv.reset(seed=seeds[i], options={"initial_lr": ...})`.
-
-        For evaluations, which need particular seeds and initial LRs rather than SB3's seed, seed+1, ...
-        """
-        if len(seeds) != self.num_envs or len(initial_lrs) != self.num_envs:
-            raise ValueError(f"reset_episodes needs {self.num_envs} seeds and initial LRs, "
-                             f"got {len(seeds)} and {len(initial_lrs)}")
-        indices = list(range(self.num_envs))
-        obs, infos = self._start(indices, [int(s) for s in seeds], [float(lr) for lr in initial_lrs])
-        self.reset_infos = [infos[i] for i in indices]
-        return obs
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
-
-    def step_wait(self) -> VecEnvStepReturn:
-        """One decision of every child. A child that ends restarts at once (SB3's automatic reset). With a
-        task distribution, the round ends when its children reach the task's budget: every child then
-        restarts on a new task, and one still running (restarted after a divergence) is truncated."""
-        assert self._actions is not None
-        decision = self.core.step(list(self._actions))
-        obs, infos, dones = decision.obs, decision.infos, decision.terminated.copy()
-        ended = [i for i in range(self.num_envs) if dones[i]]
-        round_over = self._draws_tasks and any(not infos[i]["diverged"] for i in ended)
-        if round_over:
-            for i in range(self.num_envs):
-                infos[i]["TimeLimit.truncated"] = not dones[i]
-                infos[i]["terminal_observation"] = obs[i].copy()
-            dones[:] = True
-            obs, _ = self._start(list(range(self.num_envs)), None, None)
-            return obs, decision.rewards, dones, infos
-        for i in ended:
-            infos[i]["terminal_observation"] = obs[i].copy()
-            infos[i]["TimeLimit.truncated"] = False
-        if ended:
-            tasks = [self._round_task] * len(ended) if self._draws_tasks else None
-            fresh, _ = self.core.start(ended, tasks=tasks)
-            obs[ended] = fresh[ended]
-        return obs, decision.rewards, dones, infos
-
-    def close(self) -> None:
-        pass
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        raise NotImplementedError("BatchedLRControlVecEnv has no per-environment objects")
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
