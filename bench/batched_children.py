@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 from lrctl.config import env_config
 from lrctl.data import DatasetSplits
 from lrctl.envs import LRControlEnv
-from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
 STEPS_PER_ACTION = 10
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lrctl.actions import keep_action
-from lrctl.envs import LRControlEnv
 from lrctl.children.child import ChildRun
+from lrctl.deploy.actions import keep_action
+from lrctl.envs import LRControlEnv
 
 
 def time_env(env: LRControlEnv, seeds: list[int]) -> float:
@@ -61,7 +61,7 @@ def bare_episode(child: ChildRun, steps: int, every: int) -> None:
 def time_bare(env: LRControlEnv, seeds: list[int]) -> float:
     """The bare loop's episodes, set-up included (model init, optimizer, batch order, validation
     subset: what any training loop needs, and what the env's reset does besides its first observation)."""
-    from lrctl.children.child import episode_rng, episode_start
+    from lrctl.children.child import episode_rng, start_episode
     from lrctl.settings import get_setting
 
     cfg = env.config
@@ -69,7 +69,7 @@ def time_bare(env: LRControlEnv, seeds: list[int]) -> float:
     total = 0.0
     for seed in seeds:
         start = time.perf_counter()
-        child = ChildRun.for_episode(cfg, env.data, model_name, *episode_start(cfg, episode_rng(seed), 1e-3))
+        child = ChildRun.for_episode(cfg, env.data, model_name, *start_episode(cfg, episode_rng(seed), 1e-3)[1:])
         bare_episode(child, cfg.child_steps, cfg.steps_per_action)
         total += time.perf_counter() - start
     return total

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from lrctl.actions import keep_action
+from lrctl.deploy.actions import keep_action
 from lrctl.envs import LRControlEnv
 
 

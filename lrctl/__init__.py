@@ -12,7 +12,7 @@ __all__ = ["PolicyScheduler", "Setting", "define_setting", "load_policy", "shipp
 
 def __getattr__(name: str):  # lazy: `import lrctl` stays light for the Gymnasium registration
     if name == "PolicyScheduler":
-        from lrctl.scheduler import PolicyScheduler
+        from lrctl.deploy.scheduler import PolicyScheduler
 
         return PolicyScheduler
     if name in ("Setting", "define_setting"):
@@ -20,11 +20,11 @@ def __getattr__(name: str):  # lazy: `import lrctl` stays light for the Gymnasiu
 
         return getattr(settings, name)
     if name == "load_policy":
-        from lrctl.policy import load_policy
+        from lrctl.deploy.policy import load_policy
 
         return load_policy
     if name == "shipped_policy_path":
-        from lrctl.policy import shipped_policy_path
+        from lrctl.deploy.policy import shipped_policy_path
 
         return shipped_policy_path
     raise AttributeError(f"module 'lrctl' has no attribute {name!r}")

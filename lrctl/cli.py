@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lrctl.atomic import is_within, output_name_problem, remove_leftovers, unwritable_reason
+from lrctl.atomic import (
+    is_within,
+    output_name_problem,
+    remove_leftovers,
+    unwritable_reason,
+)
 from lrctl.evaluation.baseline_names import BASELINES
 
 EXIT_USAGE = 2
@@ -56,8 +61,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
     p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
     p.add_argument("--baselines", nargs="+", metavar="NAME",
-                   help="run only these baselines beside the learned policy (default: all but the opt-in "
-                        "capped and onecycle-lr-only): " + ", ".join(BASELINES))
+                   help="run only these baselines beside the learned policy (default: all): " + ", ".join(BASELINES))
     p.add_argument("--batched", action="store_true",
                    help="run the learned policy's episodes as children of one batched pass (vec_env: batched; "
                         "children with BatchNorm or Dropout run one by one)")
@@ -256,7 +260,7 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    from lrctl.policy import combine_policies, save_policy
+    from lrctl.deploy.policy import combine_policies, save_policy
 
     _writable_file(Path(args.out), "--out", inputs=args.policies)
     combined = combine_policies(args.policies, args.from_lrs)

@@ -18,21 +18,18 @@ from typing import Any
 
 import yaml
 
-from lrctl.actions import ACTION_BASES, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, is_max_lr_ratio
+from lrctl.deploy.feature_sets import FEATURE_SETS
+from lrctl.envs.rewards import REWARDS, TWIN_REWARDS
 from lrctl.error_text import first_line
 from lrctl.errors import ConfigError
-from lrctl.feature_sets import FEATURE_SETS
 from lrctl.settings import SettingError, get_setting, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
-
 
 ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
-REWARDS = ("val_loss", "improvement", "log_improvement", "log_improvement_vs_constant", "log_improvement_vs_base")
-TWIN_REWARD_NAMES = ("log_improvement_vs_constant", "log_improvement_vs_base")
-"""The rewards paid relative to a twin child (`lrctl.envs.core.TWIN_REWARDS`)."""
 FEATURE_SET_NAMES = tuple(FEATURE_SETS)
 
 
@@ -117,13 +114,12 @@ class EnvConfig:
     features: str = "both"
     """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
     episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
-    both (the union; the default, chosen on the report seeds in docs/results/ablation.md), scale_free_horizon
-    (scale_free and the log of the decisions left in the budget), or scale_free_lr (scale_free and
-    log10 of the LR)."""
+    both (the union; the default, chosen on the report seeds in docs/results/ablation.md), or
+    scale_free_lr (scale_free and log10 of the LR)."""
     reward: str = "log_improvement_vs_constant"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
-    the validation curve); improvement: L[t-1] - L[t]; log_improvement: log L[t-1] - log L[t] (these two
-    telescope: with gamma 1 the return is the final-loss gain); log_improvement_vs_constant: the log
+    the validation curve); log_improvement: log L[t-1] - log L[t] (it telescopes: with gamma 1 the return
+    is the final-loss gain); log_improvement_vs_constant: the log
     improvement minus that of a twin child (same seed, task and initial LR) trained side by side at the
     initial LR, so the return is log(L_constant[T] / L[T]) (costs one more child per episode);
     log_improvement_vs_base: the same with a twin that follows action_base uncorrected, so the return is
@@ -373,9 +369,9 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
         raise ConfigError(f"{p}divergence_penalty: must be >= 0, got {cfg.divergence_penalty}")
     if not (math.isfinite(cfg.reward_bound) and cfg.reward_bound >= 0):
         raise ConfigError(f"{p}reward_bound: must be 0 (off) or a positive number, got {cfg.reward_bound}")
-    if cfg.reward_bound > 0 and cfg.reward not in TWIN_REWARD_NAMES:
+    if cfg.reward_bound > 0 and cfg.reward not in TWIN_REWARDS:
         raise ConfigError(f"{p}reward_bound: {cfg.reward_bound} bounds the gain over a twin; set {p}reward to "
-                          f"one of {', '.join(TWIN_REWARD_NAMES)} or {p}reward_bound to 0")
+                          f"one of {', '.join(TWIN_REWARDS)} or {p}reward_bound to 0")
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
     check_distinct(f"{p}initial_lrs", cfg.initial_lrs)

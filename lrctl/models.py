@@ -10,7 +10,6 @@ from torch import nn
 
 from lrctl.error_text import describe
 
-
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU,
                                            "leaky_relu": nn.LeakyReLU}
 

@@ -8,15 +8,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lrctl.deploy.features import FEATURE_NAMES, feature_set
+from lrctl.deploy.policy import Policy, PolicySpec, build_actor
+from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.envs import LRControlEnv
-from lrctl.features import FEATURE_NAMES, feature_set
-from lrctl.policy import Policy, PolicySpec, build_actor
-from lrctl.scheduler import PolicyScheduler
 from tests.conftest import SMALL_ENV
 
-
 _SCALE_FREE_STATS = {"log_val_ratio": (-0.3, 0.1), "log_train_ratio": (-0.3, 0.1), "log_lr_ratio": (0.0, 0.05),
-                     "val_train_gap": (0.0, 0.01), "log_val_trend": (-0.02, 1e-3), "log_decisions_left": (1.0, 0.5)}
+                     "val_train_gap": (0.0, 0.01), "log_val_trend": (-0.02, 1e-3)}
 
 
 def make_policy(action_mode: str = "discrete", steps_per_action: int = 5, child_steps: int = 20,

@@ -1,10 +1,16 @@
 """Atomic writes: a write that dies half-way leaves the old file and no stray temporary file."""
 
-import pytest
-
 import os
 
-from lrctl.atomic import NAME_MAX, output_name_problem, remove_leftovers, write_atomic, write_text_atomic
+import pytest
+
+from lrctl.atomic import (
+    NAME_MAX,
+    output_name_problem,
+    remove_leftovers,
+    write_atomic,
+    write_text_atomic,
+)
 
 
 def test_write_replaces_the_target(tmp_path):

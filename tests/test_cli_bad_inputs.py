@@ -14,7 +14,7 @@ import torch
 
 from lrctl.cli import main
 from lrctl.config import dump_yaml, load_config
-from lrctl.policy import save_policy
+from lrctl.deploy.policy import save_policy
 from tests.policy_helpers import make_policy
 
 TINY_TRAIN = ["--set", "ppo.total_timesteps=64", "--set", "env.child_steps=20", "--no-progress"]

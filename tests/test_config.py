@@ -9,7 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lrctl.cli import main
-from lrctl.config import ConfigError, EnvConfig, TrainConfig, config_from_dict, dump_yaml, load_config
+from lrctl.config import (
+    ConfigError,
+    EnvConfig,
+    TrainConfig,
+    config_from_dict,
+    dump_yaml,
+    load_config,
+)
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

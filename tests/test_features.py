@@ -8,8 +8,16 @@ import torch
 from torch import nn
 
 from lrctl.config import FEATURE_SET_NAMES
-from lrctl.features import (FEATURE_NAMES, FEATURE_SETS, TREND_WINDOW, FeatureTracker, check_feature_names,
-                            feature_set, forward_in_eval_mode, mean_train_loss)
+from lrctl.deploy.features import (
+    FEATURE_NAMES,
+    FEATURE_SETS,
+    TREND_WINDOW,
+    FeatureTracker,
+    check_feature_names,
+    feature_set,
+    forward_in_eval_mode,
+    mean_train_loss,
+)
 
 
 def _softmax(z):
@@ -154,7 +162,7 @@ def test_scale_free_features_do_not_change_with_the_scale_of_the_learning_rate()
     """The same curve from another initial LR, moved by the same factors, gives the same observations."""
     ratios = []
     for scale in (1.0, 7.0):
-        tracker = FeatureTracker(1, feature_set("scale_free_horizon"))
+        tracker = FeatureTracker(1, feature_set("scale_free"))
         logits = torch.zeros(1, 4, 3)
         labels = torch.zeros(1, 4, dtype=torch.long)
         weight = torch.zeros(1, 3, 2)
@@ -183,29 +191,12 @@ def test_the_lr_set_adds_log10_of_the_lr_so_initial_lrs_are_told_apart_from_the_
     assert obs[:, -1] == pytest.approx(np.log10(lrs * 1.05), rel=1e-6)
 
 
-def test_the_horizon_feature_is_the_log_of_the_decisions_left_and_scale_free_otherwise():
-    tracker = FeatureTracker(2, feature_set("scale_free_horizon"))
-    assert feature_set("scale_free_horizon")[:-1] == feature_set("scale_free")
-    logits = torch.randn(1, 4, 3).expand(2, 4, 3).clone()  # two children at the same point of training
-    labels, weight = torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, 2)
-    lrs = np.full(2, 1e-3)
-    budgets = np.array([500, 2000])  # 100 and 400 decisions of 5 steps
-    obs, _ = tracker.observe(logits, labels, weight, None, lrs, np.zeros(2), budgets, 5, starting=[0, 1])
-    assert obs[:, -1] == pytest.approx([math.log(101), math.log(401)], rel=1e-6)
-    # The same fraction of two budgets of different length: only the horizon tells them apart.
-    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, budgets / 2, budgets, 5)
-    assert obs[0, :-1] == pytest.approx(obs[1, :-1], rel=1e-6)
-    assert obs[:, -1] == pytest.approx([math.log(51), math.log(201)], rel=1e-6)
-    obs, _ = tracker.observe(logits, labels, weight, torch.ones(2, dtype=torch.float64), lrs, budgets, budgets, 5)
-    assert obs[:, -1] == pytest.approx([0.0, 0.0], abs=1e-9)  # the budget's end
-
-
 def val_at(logits):
     return nn.functional.cross_entropy(logits[0], torch.zeros(logits.shape[1], dtype=torch.long))
 
 
 def test_feature_set_name_reads_a_policy_files_names_back():
-    from lrctl.features import FEATURE_SETS, feature_set_name
+    from lrctl.deploy.features import FEATURE_SETS, feature_set_name
 
     assert all(feature_set_name(names) == name for name, names in FEATURE_SETS.items())
     with pytest.raises(ValueError, match="none of the sets"):

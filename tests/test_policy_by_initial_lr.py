@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from lrctl.cli import main
-from lrctl.policy import Policy, PolicyByInitialLR, PolicyFileError, load_policy, save_policy
-from lrctl.scheduler import PolicyScheduler
+from lrctl.deploy.policy import (
+    Policy,
+    PolicyByInitialLR,
+    PolicyFileError,
+    load_policy,
+    save_policy,
+)
+from lrctl.deploy.scheduler import PolicyScheduler
 from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
 HAND_OVER = 3e-3

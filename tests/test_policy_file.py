@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrctl.policy import PolicyFileError, load_policy, save_policy
+from lrctl.deploy.policy import PolicyFileError, load_policy, save_policy
 from tests.policy_helpers import make_policy
 
 

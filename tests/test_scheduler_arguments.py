@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lrctl.scheduler import PolicyScheduler
+from lrctl.deploy.scheduler import PolicyScheduler
 from tests.policy_helpers import make_policy
 
 

@@ -9,9 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.lr_scheduler import ChainedScheduler, ExponentialLR, LinearLR, SequentialLR
+from torch.optim.lr_scheduler import (
+    ChainedScheduler,
+    ExponentialLR,
+    LinearLR,
+    SequentialLR,
+)
 
-from lrctl.scheduler import PolicyScheduler
+from lrctl.deploy.scheduler import PolicyScheduler
 from tests.policy_helpers import make_policy
 
 STEPS, WARMUP = 30, 8

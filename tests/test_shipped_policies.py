@@ -5,8 +5,14 @@ from pathlib import Path
 import pytest
 
 from lrctl.config import load_config
-from lrctl.features import feature_set
-from lrctl.policy import PolicyByInitialLR, PolicyFileError, TASK_DISTRIBUTION, load_policy, shipped_policy_path
+from lrctl.deploy.features import feature_set
+from lrctl.deploy.policy import (
+    TASK_DISTRIBUTION,
+    PolicyByInitialLR,
+    PolicyFileError,
+    load_policy,
+    shipped_policy_path,
+)
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 

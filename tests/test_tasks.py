@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from lrctl.config import ConfigError, EnvConfig, TaskDistribution, env_config, load_config
 from lrctl.children.child import episode_rng
+from lrctl.config import (
+    ConfigError,
+    EnvConfig,
+    TaskDistribution,
+    env_config,
+    load_config,
+)
 from lrctl.tasks import ChildTask, draw_task, draws_tasks, synthetic_classification
 
 TASKS = dict(datasets=["synthetic"], widths=[8, 16], depths=[1, 2], activations=["relu", "tanh"],
@@ -58,8 +64,8 @@ def test_a_value_listed_twice_is_drawn_twice_as_often():
 
 
 def test_environment_trains_a_drawn_cnn_batched_and_alone():
-    from lrctl.envs import LRControlEnv
     from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+    from lrctl.envs import LRControlEnv
 
     cfg = env_config(**{**SMALL, "tasks": {**TASKS, "datasets": ["digits"], "architectures": ["cnn"]}})
     task, decisions, last, _ = _episode(LRControlEnv(cfg), seed=4)
@@ -168,18 +174,18 @@ def test_batched_children_share_one_task_per_round_reproducibly():
 
 
 def test_training_on_tasks_runs_batched():
+    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
     from lrctl.agents.vec_env import build_vec_env
     from lrctl.config import PPOConfig
-    from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 
     venv = build_vec_env(env_config(**SMALL), PPOConfig(vec_env="batched", n_envs=2), seed=0)
     assert isinstance(venv.venv, BatchedLRControlVecEnv)
 
 
 def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
+    from lrctl.deploy.policy import save_policy
     from lrctl.evaluation.methods import MethodSpec
     from lrctl.evaluation.runner import Task, run_task, run_tasks
-    from lrctl.policy import save_policy
     from tests.policy_helpers import make_policy
 
     path = tmp_path / "policy.pt"
@@ -192,9 +198,9 @@ def test_evaluation_of_tasks_runs_one_by_one_with_a_warning(tmp_path):
 
 
 def test_evaluation_outputs_list_the_task_each_seed_trained_and_plot_runs_of_other_budgets(tmp_path):
+    from lrctl.deploy.policy import save_policy
     from lrctl.evaluation.outputs import summary_markdown, write_outputs
     from lrctl.evaluation.protocol import evaluate, plan_for
-    from lrctl.policy import save_policy
     from tests.policy_helpers import make_policy
 
     path = tmp_path / "policy.pt"

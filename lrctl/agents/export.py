@@ -10,28 +10,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrctl import __version__
-from lrctl.agents.state import (AGENT_FILE, NORMALIZATION_FILE, StateFileError, load_agent, load_normalization,
-                                normalization_arrays)
+from lrctl.agents.state import (
+    AGENT_FILE,
+    NORMALIZATION_FILE,
+    StateFileError,
+    load_agent,
+    load_normalization,
+    normalization_arrays,
+)
 from lrctl.atomic import is_within, output_name_problem, unwritable_reason
 from lrctl.config import EnvConfig, load_config
-from lrctl.features import feature_set
-from lrctl.policy import TASK_DISTRIBUTION, Policy, PolicyFileError, PolicySpec, build_actor, save_policy
+from lrctl.deploy.policy import (
+    Policy,
+    PolicyFileError,
+    PolicySpec,
+    build_actor,
+    save_policy,
+)
+from lrctl.deploy.spec_mapping import spec_of
 from lrctl.run_lock import run_folder_lock
-from lrctl.tasks import draws_tasks
-
-
-def policy_spec(env: EnvConfig) -> PolicySpec:
-    """What a policy trained on `env` was trained for, and the features it observes."""
-    return PolicySpec(
-        feature_names=feature_set(env.features), action_mode=env.action_mode, action_base=env.action_base,
-        max_change=env.max_change, max_lr_ratio=env.max_lr_ratio,
-        lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
-        child_steps=env.child_steps, setting=TASK_DISTRIBUTION if draws_tasks(env) else env.setting,
-        initial_lrs=tuple(env.initial_lrs),
-        lrctl_version=__version__,
-        optimizers=tuple(env.tasks.optimizers) if draws_tasks(env) else (env.optimizer,),
-    )
 
 
 def policy_from_state(policy_state: dict[str, torch.Tensor], normalization: dict[str, np.ndarray],
@@ -59,7 +56,7 @@ def policy_from_state(policy_state: dict[str, torch.Tensor], normalization: dict
 def export_policy(model: Any, vecnormalize: Any, env: EnvConfig, out: str | os.PathLike[str]) -> Path:
     """Write the policy file of an in-memory SB3 model and VecNormalize trained on `env`."""
     return save_policy(policy_from_state(model.policy.state_dict(), normalization_arrays(vecnormalize),
-                                         policy_spec(env)), out)
+                                         spec_of(env)), out)
 
 
 def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
@@ -92,7 +89,7 @@ def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
         agent, statistics = load_agent(run_dir / AGENT_FILE), load_normalization(run_dir / NORMALIZATION_FILE)
     except StateFileError as err:
         raise PolicyFileError(f"cannot read the model in {run_dir}: {err}") from None
-    policy = policy_from_state(agent["policy"], statistics, policy_spec(env))
+    policy = policy_from_state(agent["policy"], statistics, spec_of(env))
     if not is_within(target, run_dir):
         return save_policy(policy, target)
     with run_folder_lock(run_dir):

@@ -47,8 +47,8 @@ class EnvGroup:
     def __init__(self, env_cfg: EnvConfig, n: int, threads: int) -> None:
         import torch
 
-        from lrctl.agents.env_factory import env_thunk
         from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+        from lrctl.agents.env_factory import env_thunk
         from lrctl.children.batched import batchable
 
         torch.set_num_threads(threads)

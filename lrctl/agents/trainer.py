@@ -7,7 +7,7 @@ Run directory layout:
     agent.pt               the final PPO weights and optimizer state (tensors only)
     vecnormalize.npz       its VecNormalize statistics (arrays only)
     model.zip              the final model as SB3 saves it, for SB3 users; lrctl never reads it
-    policy.pt              the deployable policy (torch only; see lrctl.policy)
+    policy.pt              the deployable policy (torch only; see lrctl.deploy.policy)
     report.md              learned policy vs constant LR per initial LR, on held-out seeds
 
 lrctl reads nothing from a run folder that can run code (see `lrctl.agents.state`), and one process
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stable_baselines3 import PPO
@@ -27,12 +27,31 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.agents.callbacks import EpisodeStatsCallback, PeriodicCheckpointCallback
-from lrctl.agents.checkpoints import Checkpoint, CheckpointError, latest_checkpoint, save_checkpoint
+from lrctl.agents.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    latest_checkpoint,
+    save_checkpoint,
+)
 from lrctl.agents.export import export_policy
-from lrctl.agents.state import (AGENT_FILE, NORMALIZATION_FILE, StateFileError, load_agent, load_normalization,
-                                restore_agent, restore_normalization, save_agent, save_normalization)
+from lrctl.agents.state import (
+    AGENT_FILE,
+    NORMALIZATION_FILE,
+    StateFileError,
+    load_agent,
+    load_normalization,
+    restore_agent,
+    restore_normalization,
+    save_agent,
+    save_normalization,
+)
 from lrctl.agents.vec_env import build_vec_env, normalize
-from lrctl.atomic import remove_leftovers, unwritable_reason, write_atomic, write_text_atomic
+from lrctl.atomic import (
+    remove_leftovers,
+    unwritable_reason,
+    write_atomic,
+    write_text_atomic,
+)
 from lrctl.config import ConfigError, TrainConfig, dump_yaml, load_config, validate
 from lrctl.data import ensure_data
 from lrctl.evaluation.report import write_report

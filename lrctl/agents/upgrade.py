@@ -14,8 +14,14 @@ from pathlib import Path
 from stable_baselines3 import PPO
 
 from lrctl.agents.checkpoints import LATEST
-from lrctl.agents.state import (AGENT_FILE, FORMAT, NORMALIZATION_FILE, StateFileError, save_agent,
-                                save_normalization)
+from lrctl.agents.state import (
+    AGENT_FILE,
+    FORMAT,
+    NORMALIZATION_FILE,
+    StateFileError,
+    save_agent,
+    save_normalization,
+)
 from lrctl.atomic import write_text_atomic
 from lrctl.run_lock import run_folder_lock
 

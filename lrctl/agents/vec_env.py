@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecMonitor,
+    VecNormalize,
+)
 
 from lrctl.agents.env_factory import env_thunk
 from lrctl.config import EnvConfig, PPOConfig

@@ -6,7 +6,7 @@ pass (`vmap` of `functional_call`, or one batched matrix product per layer for a
 and PyTorch's fused Adam (or SGD with momentum) kernel updates each child in place with that child's
 learning rate.
 Each child keeps the seed, initialisation, batch order, validation subset and LR that
-`LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.features.model_features`, so
+`LRControlEnv.reset(seed=...)` gives it, and observations come from `lrctl.deploy.features.model_features`, so
 the results match K single environments within float tolerance. Children with BatchNorm or Dropout
 cannot be batched: `batchable` tells, and the callers (training, report, evaluation) then fall back to
 one environment per child, with a warning.
@@ -24,11 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from lrctl.children.batched_forward import batched_forward
-from lrctl.children.child import ChildSeeds, batch_order, build_child_model, validation_subset
+from lrctl.children.child import (
+    ChildSeeds,
+    batch_order,
+    build_child_model,
+    validation_subset,
+)
 from lrctl.config import ConfigError, EnvConfig
 from lrctl.data import DatasetSplits
+from lrctl.deploy.features import mode_matters
 from lrctl.error_text import describe
-from lrctl.features import mode_matters
 from lrctl.models import build_model, find_output_layer, model_label
 from lrctl.settings import ModelFactory, get_setting, setting_label
 from lrctl.tasks import ChildTask, draws_tasks

@@ -14,8 +14,9 @@ from torch import nn
 
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
-from lrctl.features import forward_in_eval_mode, mode_matters
+from lrctl.deploy.features import forward_in_eval_mode, mode_matters
 from lrctl.models import build_seeded_model, find_output_layer
+from lrctl.tasks import episode_task
 
 if TYPE_CHECKING:
     from lrctl.settings import ModelFactory
@@ -68,6 +69,22 @@ def episode_start(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = 
     if not (math.isfinite(lr) and cfg.lr_min <= lr <= cfg.lr_max):
         raise ValueError(f"initial_lr {requested_lr!r} must lie in [lr_min, lr_max] = [{cfg.lr_min}, {cfg.lr_max}]")
     return child_seed, lr
+
+
+DRAWN = object()
+"""`start_episode`'s default: draw the task from the episode's RNG."""
+
+
+def start_episode(cfg: EnvConfig, rng: np.random.Generator, requested_lr: Any = None,
+                  task: ChildTask | None | object = DRAWN) -> tuple[ChildTask | None, int, float]:
+    """An episode's start from its seeded `rng`, in the one order every driver of a child uses (the
+    environment's core, the evaluation runner, the outputs that name each seed's task): the task (drawn
+    when `cfg` draws tasks, unless `task` gives it), then the child seed and the initial LR
+    (`episode_start`). Returns (task or None, child seed, initial LR).
+    """
+    chosen = episode_task(cfg, rng) if task is DRAWN else task
+    child_seed, lr = episode_start(cfg, rng, requested_lr)
+    return chosen, child_seed, lr
 
 
 def episode_rng(seed: int | None) -> np.random.Generator:

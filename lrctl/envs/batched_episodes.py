@@ -17,7 +17,8 @@ from lrctl.children.batched import BatchedChildren
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
-from lrctl.envs.core import Decision, EpisodeCore, needs_twins
+from lrctl.envs.core import Decision, EpisodeCore
+from lrctl.envs.rewards import needs_twins
 from lrctl.settings import ModelFactory, get_setting
 from lrctl.tasks import ChildTask, draw_task, draws_tasks
 

@@ -3,15 +3,15 @@
 `LRControlEnv` is this core over one child (K = 1); `BatchedLRControlVecEnv` over K children trained in
 one batched pass. Everything a decision means lives here and nowhere else:
 
-- the episode start: the task (when `env.tasks` draws one, `lrctl.tasks.episode_task`), child seed and
-  initial LR from the episode's seeded RNG (`episode_start`), the first observation (zeros where the
+- the episode start: the task (when `env.tasks` draws one), child seed and initial LR from the episode's
+  seeded RNG (`lrctl.children.child.start_episode`, the one rule), the first observation (zeros where the
   initial child already overflows);
 - the LR step: the action, optional noise on the log of the change, the cap, the clamp (`next_lr`),
   then the base schedule's multiplier (`action_base`; 1 unless the policy is a residual one);
 - the reward (`decision_reward`, the `reward` option), the divergence rule and its penalty;
 - the info dict, and the end-of-episode metrics.
 
-Children are anything with the `Children` interface; observations come from `lrctl.features`.
+Children are anything with the `Children` interface; observations come from `lrctl.deploy.features`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lrctl.actions import decision_lrs, keep_action
-from lrctl.config import REWARDS, TWIN_REWARD_NAMES, EnvConfig
+from lrctl.children.child import DRAWN, episode_rng, final_metrics, start_episode
+from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
-from lrctl.children.child import episode_rng, episode_start, final_metrics
-from lrctl.features import FeatureTracker, feature_set, mean_train_loss, validation_losses
-from lrctl.tasks import ChildTask, episode_task
+from lrctl.deploy.actions import decision_lrs, keep_action
+from lrctl.deploy.features import (
+    FeatureTracker,
+    feature_set,
+    mean_train_loss,
+    validation_losses,
+)
+from lrctl.envs.rewards import TWIN_REWARDS, decision_reward, needs_twins
+from lrctl.tasks import ChildTask
 
 
 class Children(Protocol):
@@ -52,57 +58,6 @@ class Children(Protocol):
     def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]: ...
 
 
-TWIN_REWARDS = dict(zip(TWIN_REWARD_NAMES, ("constant_val_loss", "base_val_loss")))
-"""Rewards that need a twin of every child, which keeps every decision (at the initial LR, or over the
-base schedule for `log_improvement_vs_base`), and the info key of the twin's validation loss."""
-
-
-def needs_twins(cfg: EnvConfig) -> bool:
-    """Whether `cfg`'s reward needs a constant-LR or base-schedule twin beside every child."""
-    return cfg.reward in TWIN_REWARDS
-
-
-def decision_reward(kind: str, prev_val_loss: np.ndarray, val_loss: np.ndarray,
-                    twin_prev_val_loss: np.ndarray | None = None,
-                    twin_val_loss: np.ndarray | None = None, bound: float = 0.0) -> np.ndarray:
-    """The reward of a decision, from the validation loss before it and after it.
-
-    `val_loss`: -L[t] (the paper's; the return is the area under the validation curve);
-    `improvement`: L[t-1] - L[t]; `log_improvement`: log L[t-1] - log L[t]. These two telescope: with
-    gamma = 1 the return is L[0] - L[T] or log(L[0] / L[T]), the final loss users judge by.
-    `log_improvement_vs_constant`: the log improvement minus the constant-LR twin's (`twin_*`, same
-    initialisation and batches, so L[0] is shared): the return is log(L_twin[T] / L[T]), and the luck of
-    a seed or task, which both children share, cancels. A twin that diverged contributes 0.
-    `log_improvement_vs_base`: the same, the twin following the base schedule (the caller trains it).
-    With `bound` c > 0 (twin rewards only) the reward is the change of c * tanh(log(L_twin / L) / c),
-    so the return is c * tanh(log(L_twin[T] / L[T]) / c): it still telescopes, and no task is worth more
-    than c.
-    """
-    if kind in TWIN_REWARDS:
-        if bound > 0:
-            gain_after = _bounded_gain(twin_val_loss, val_loss, bound)
-            return gain_after - _bounded_gain(twin_prev_val_loss, prev_val_loss, bound)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            twin_gain = np.log(twin_prev_val_loss) - np.log(twin_val_loss)
-        return decision_reward("log_improvement", prev_val_loss, val_loss) - np.nan_to_num(
-            twin_gain, nan=0.0, posinf=0.0, neginf=0.0)
-    if kind == "val_loss":
-        return -val_loss
-    if kind == "improvement":
-        return prev_val_loss - val_loss
-    if kind == "log_improvement":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(prev_val_loss) - np.log(val_loss)
-    raise ValueError(f"unknown reward {kind!r}; allowed: {', '.join(REWARDS)}")
-
-
-def _bounded_gain(twin_val_loss: np.ndarray, val_loss: np.ndarray, bound: float) -> np.ndarray:
-    """c * tanh(log(L_twin / L) / c); a twin that diverged (non-finite loss) counts as a full gain."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(twin_val_loss) - np.log(val_loss)
-    log_ratio = np.where(np.isnan(log_ratio), 0.0, log_ratio)
-    log_ratio = np.where(np.isfinite(twin_val_loss), log_ratio, np.inf)
-    return bound * np.tanh(log_ratio / bound)
 
 
 @dataclass
@@ -167,8 +122,9 @@ class EpisodeCore:
         for j, i in enumerate(indices):
             if seeds is not None and seeds[j] is not None:
                 self.rngs[i] = episode_rng(int(seeds[j]))
-            task = episode_task(self.cfg, self.rngs[i]) if tasks is None else tasks[j]
-            child_seed, lr = episode_start(self.cfg, self.rngs[i], None if initial_lrs is None else initial_lrs[j])
+            requested_lr = None if initial_lrs is None else initial_lrs[j]
+            task, child_seed, lr = start_episode(self.cfg, self.rngs[i], requested_lr,
+                                                 DRAWN if tasks is None else tasks[j])
             self.children.reset_child(i, child_seed, lr, task)
             if self.twins is not None:
                 self.twins.reset_child(i, child_seed, lr, task)

@@ -10,12 +10,19 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from lrctl.children.child import ChildRun, SingleChild
 from lrctl.config import EnvConfig, resolve_env_config
 from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
-from lrctl.children.child import ChildRun, SingleChild
-from lrctl.envs.core import EpisodeCore, needs_twins
-from lrctl.envs.rendering import RENDER_MODES, Point, check_render_mode, render_rgb, render_text
+from lrctl.envs.core import EpisodeCore
+from lrctl.envs.rendering import (
+    RENDER_MODES,
+    Point,
+    check_render_mode,
+    render_rgb,
+    render_text,
+)
+from lrctl.envs.rewards import needs_twins
 from lrctl.settings import get_setting
 
 

@@ -9,21 +9,24 @@ SGD-schedule-free).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 import importlib.util
-import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.optim.lr_scheduler import (CosineAnnealingLR, LambdaLR, MultiStepLR, OneCycleLR,
-                                      ReduceLROnPlateau)
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    LambdaLR,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+)
 
-from lrctl.actions import DECAY_SHAPES, next_lr
 from lrctl.baselines.clara import ClaraAdam, ClaraSGD
-from lrctl.evaluation.baseline_names import OPT_IN_BASELINES, PEER_PACKAGES
+from lrctl.deploy.actions import DECAY_SHAPES
+from lrctl.evaluation.baseline_names import PEER_PACKAGES
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
@@ -96,27 +99,24 @@ def uses_sgd(optimizer: torch.optim.Optimizer) -> bool:
 
 
 def baseline_name(spec: MethodSpec) -> str:
-    """The name `--baselines` gives `spec`: its family for CLARA, schedule-free and the capped
-    schedules, else its own."""
-    return spec.kind if spec.kind in ("clara", "schedule-free", "capped") else spec.name
+    """The name `--baselines` gives `spec`: its family for CLARA and schedule-free, else its own."""
+    return spec.kind if spec.kind in ("clara", "schedule-free") else spec.name
 
 
 def standard_methods(policy_path: str | None, best_constant_lr: float | None,
                      clara_damping: float | None, include_peers: bool = True,
-                     optimizer: str = "adam", baselines: Collection[str] | None = None,
-                     max_change: float = 0.05) -> list[MethodSpec]:
+                     optimizer: str = "adam", baselines: Collection[str] | None = None) -> list[MethodSpec]:
     """The comparison set for a child optimizer (`adam` or `sgd`): the learned policy (with a policy)
-    and the baselines, all of them but the opt-in ones (`OPT_IN_BASELINES`), or those named in
-    `baselines`. A tuned baseline (best constant LR, CLARA) is in the set only when its tuned value is
-    given. The capped schedules move the LR at most `max_change` per decision, as the policy does."""
-    methods = _all_methods(policy_path, best_constant_lr, clara_damping, include_peers, optimizer, max_change)
+    and the baselines, all of them or those named in `baselines`. A tuned baseline (best constant LR,
+    CLARA) is in the set only when its tuned value is given."""
+    methods = _all_methods(policy_path, best_constant_lr, clara_damping, include_peers, optimizer)
     if baselines is None:
-        return [m for m in methods if baseline_name(m) not in OPT_IN_BASELINES]
+        return methods
     return [m for m in methods if m.kind == "policy" or baseline_name(m) in baselines]
 
 
 def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_damping: float | None,
-                 include_peers: bool, optimizer: str, max_change: float) -> list[MethodSpec]:
+                 include_peers: bool, optimizer: str) -> list[MethodSpec]:
     methods = []
     if policy_path is not None:
         methods.append(MethodSpec("learned", "policy", {"path": policy_path}, "learned policy, deterministic"))
@@ -132,8 +132,6 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         MethodSpec("linear", "linear", {}, "linear decay to 0 over the budget"),
         MethodSpec("onecycle", "onecycle", {}, "OneCycle with max_lr = initial LR"),
         MethodSpec("plateau", "plateau", {}, "ReduceLROnPlateau(x0.5, patience 5 decisions) on validation loss"),
-        MethodSpec("onecycle-lr-only", "onecycle", {"cycle_momentum": False},
-                   "OneCycle's LR with max_lr = initial LR, the optimizer's momentum or betas left alone"),
     ]
     if clara_damping is not None:
         methods.append(MethodSpec(f"clara-{optimizer}", "clara", {"damping": clara_damping},
@@ -144,26 +142,7 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         methods.append(MethodSpec(f"schedule-free-{optimizer}", "schedule-free", {}, f"{name}, lr = initial LR"))
     if include_peers and optional_peer_available(PEER_PACKAGES["prodigy"]):
         methods.append(MethodSpec("prodigy", "prodigy", {}, "Prodigy (lr=1, its own step-size estimate)"))
-    for shape in DECAY_SHAPES:
-        methods.append(MethodSpec(f"{shape}-capped", "capped", {"shape": shape, "max_change": max_change},
-                                  f"{shape} decay to 0, each decision's change capped at {max_change:g} as the "
-                                  "policy's is"))
     return methods
-
-
-def capped_multipliers(shape: str, steps: int, steps_per_action: int, max_change: float) -> list[float]:
-    """Per child step, the LR multiplier of schedule `shape` (cosine or linear decay to 0 over `steps`)
-    as the policy's action space can follow it: the LR changes only at decisions (every
-    `steps_per_action` steps), each time towards the schedule by at most the policy's cap (`next_lr`)."""
-    target = DECAY_SHAPES[shape]
-    base = math.log1p(max_change)
-    decisions = [1.0]
-    for k in range(1, steps // steps_per_action + 1):
-        wanted = target(min(1.0, k * steps_per_action / steps))
-        exponent = math.log(wanted / decisions[-1]) / base if wanted > 0 else -1.0
-        decisions.append(next_lr(decisions[-1], np.array([exponent], dtype=np.float64), "continuous",
-                                 max_change, 0.0, math.inf))
-    return [decisions[min(t // steps_per_action, len(decisions) - 1)] for t in range(steps + 1)]
 
 
 def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Optimizer, initial_lr: float,
@@ -179,7 +158,7 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     for group in optimizer.param_groups:
         group["lr"] = spec.params.get("lr", initial_lr) if kind == "constant" else initial_lr
     if kind == "policy":
-        from lrctl.scheduler import PolicyScheduler
+        from lrctl.deploy.scheduler import PolicyScheduler
 
         sched = PolicyScheduler(optimizer, spec.params["path"], model=model, val_data=(budget.val_x, budget.val_y),
                                 total_steps=steps, steps_per_action=budget.steps_per_action)
@@ -193,14 +172,9 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     if kind == "linear":
         return Driver(optimizer, LambdaLR(optimizer, lambda t: DECAY_SHAPES["linear"](t / steps)))
     if kind == "onecycle":
-        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1,
-                                            cycle_momentum=spec.params.get("cycle_momentum", True)))
+        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1))
     if kind == "plateau":
         return Driver(optimizer, ReduceLROnPlateau(optimizer, factor=0.5, patience=5), "plateau")
-    if kind == "capped":
-        multipliers = capped_multipliers(spec.params["shape"], steps, budget.steps_per_action,
-                                         spec.params["max_change"])
-        return Driver(optimizer, LambdaLR(optimizer, lambda t: multipliers[min(t, steps)]))
     params = list(model.parameters())
     if kind == "clara":
         clara = ClaraSGD if sgd else ClaraAdam

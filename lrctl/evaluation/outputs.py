@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from lrctl.atomic import write_atomic, write_text_atomic
+from lrctl.children.child import episode_rng, start_episode
 from lrctl.config import EnvConfig
-from lrctl.children.child import episode_rng
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, paired_final_losses, wins
 from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
-from lrctl.tasks import draws_tasks, episode_task
+from lrctl.tasks import draws_tasks
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
                  "test_loss", "test_accuracy", "val_auc", "final_lr")
@@ -163,7 +163,7 @@ def _tasks_table(result: EvaluationResult) -> list[str]:
     """Each seed's drawn task (the draw every method's episode of that seed makes)."""
     lines = ["## Tasks", "", "| seed | dataset | child | batch | steps | optimizer |", "| --- " * 6 + "|"]
     for seed in result.plan.seeds:
-        task = episode_task(result.plan.env, episode_rng(seed))
+        task, _, _ = start_episode(result.plan.env, episode_rng(seed))
         dataset = task.dataset if task.dataset != "synthetic" else f"synthetic (data seed {task.data_seed})"
         lines.append(f"| {seed} | {dataset} | {task.model} | {task.batch_size} | {task.child_steps} "
                      f"| {task.optimizer} |")

@@ -14,10 +14,21 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from lrctl.config import ConfigError, EnvConfig, check_distinct, check_seed, validate_env
+from lrctl.config import (
+    ConfigError,
+    EnvConfig,
+    check_distinct,
+    check_seed,
+    validate_env,
+)
 from lrctl.evaluation.baseline_names import BASELINES, PEER_PACKAGES
-from lrctl.evaluation.methods import (CLARA_DAMPING_GRID, CONSTANT_LR_GRID, MethodSpec, optional_peer_available,
-                                      standard_methods)
+from lrctl.evaluation.methods import (
+    CLARA_DAMPING_GRID,
+    CONSTANT_LR_GRID,
+    MethodSpec,
+    optional_peer_available,
+    standard_methods,
+)
 from lrctl.evaluation.records import RunResult
 from lrctl.evaluation.runner import Task, run_tasks
 from lrctl.progress import Progress, ProgressFactory
@@ -106,8 +117,7 @@ def _evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None) ->
     descriptions: dict[str, str] = {}
     for lr0 in plan.initial_lrs:
         for method in standard_methods(plan.policy_path, best_constant, clara_damping.get(lr0),
-                                       plan.include_peers, plan.env.optimizer, plan.baselines,
-                                       plan.env.max_change):
+                                       plan.include_peers, plan.env.optimizer, plan.baselines):
             descriptions.setdefault(method.name, method.note if method.kind != "clara" else
                                     f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
                                     f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")

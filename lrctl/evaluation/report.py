@@ -14,7 +14,13 @@ from typing import Any
 from lrctl.atomic import write_text_atomic
 from lrctl.config import TrainConfig
 from lrctl.evaluation.methods import MethodSpec
-from lrctl.evaluation.records import RunResult, mean_final_loss, mean_std, selection_score, wins
+from lrctl.evaluation.records import (
+    RunResult,
+    mean_final_loss,
+    mean_std,
+    selection_score,
+    wins,
+)
 from lrctl.evaluation.runner import Task, run_tasks
 from lrctl.tasks import draws_tasks
 

@@ -7,7 +7,6 @@ setting's children cannot be batched).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import multiprocessing
 import os
@@ -18,17 +17,17 @@ from dataclasses import dataclass
 
 import torch
 
+from lrctl.children.child import ChildRun, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import setting_data
+from lrctl.deploy.features import validation_losses
+from lrctl.deploy.policy import Policy, load_policy
+from lrctl.deploy.spec_mapping import acting_as
 from lrctl.device import resolve_device
-from lrctl.children.child import ChildRun, episode_rng, episode_start, final_metrics
 from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
-from lrctl.features import feature_set_name, validation_losses
-from lrctl.policy import Policy, load_policy
 from lrctl.progress import Progress
 from lrctl.settings import get_setting
-from lrctl.tasks import episode_task
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,7 @@ def run_task(task: Task) -> RunResult:
     cfg = task.env
     setting = get_setting(cfg.setting)
     data = setting_data(setting, cfg.data_root, resolve_device(cfg.device), cfg.download)
-    rng = episode_rng(task.seed)
-    child_task = episode_task(cfg, rng)
-    child_seed, lr = episode_start(cfg, rng, task.initial_lr)
+    child_task, child_seed, lr = start_episode(cfg, episode_rng(task.seed), task.initial_lr)
     child = ChildRun.for_episode(cfg, data, setting.model, child_seed, lr, child_task)
     if child_task is not None:
         cfg, data = child_task.env(cfg), child.data
@@ -134,11 +131,7 @@ def _policy_pass(env_cfg: EnvConfig, policy: Policy, method: str, tasks: Sequenc
 
     # The batched environment observes and acts as the policy does (`PolicyScheduler` reads the same from
     # the policy file), whatever the setting's config says.
-    spec = policy.spec
-    env_cfg = dataclasses.replace(env_cfg, features=feature_set_name(spec.feature_names),
-                                  action_mode=spec.action_mode, action_base=spec.action_base,
-                                  max_change=spec.max_change, max_lr_ratio=spec.max_lr_ratio,
-                                  lr_min=spec.lr_min, lr_max=spec.lr_max)
+    env_cfg = acting_as(env_cfg, policy.spec)
     start = time.perf_counter()
     results = run_episodes_batched(env_cfg, policy.act, [(t.seed, t.initial_lr) for t in tasks], method=method)
     share = (time.perf_counter() - start) / len(tasks)

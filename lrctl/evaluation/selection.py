@@ -18,13 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lrctl.config import (ConfigError, EnvConfig, TrainConfig, check_distinct, check_seed, load_config,
-                          validate_env)
+from lrctl.config import (
+    ConfigError,
+    EnvConfig,
+    TrainConfig,
+    check_distinct,
+    check_seed,
+    load_config,
+    validate_env,
+)
 from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS
 from lrctl.evaluation.records import RunResult, mean_final_loss, selection_score
 from lrctl.evaluation.report import CONSTANT, LEARNED
 from lrctl.evaluation.runner import Task, run_tasks
 from lrctl.progress import ProgressFactory
+
 
 @dataclass(frozen=True)
 class Candidate:

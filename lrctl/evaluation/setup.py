@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lrctl.config import EnvConfig, config_from_dict, env_config, env_with_overrides, load_config
-from lrctl.policy import load_policy, shipped_policy_path
+from lrctl.config import (
+    EnvConfig,
+    config_from_dict,
+    env_config,
+    env_with_overrides,
+    load_config,
+)
+from lrctl.deploy.policy import load_policy, shipped_policy_path
 
 
 def resolve_environment(setting: str | None = None, run_dir: str | None = None, policy: str | None = None,

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
+from lrctl.deploy.policy import AnyPolicy, load_policy, shipped_policy_path
+from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.errors import IntegrationError
-from lrctl.policy import AnyPolicy, load_policy, shipped_policy_path
-from lrctl.scheduler import PolicyScheduler
 
 
 def resolve_policy(policy: str | os.PathLike[str] | AnyPolicy) -> AnyPolicy:

@@ -28,9 +28,14 @@ from torch import nn
 from transformers import TrainerCallback
 
 from lrctl.atomic import write_atomic
-from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
-from lrctl.policy import AnyPolicy
-from lrctl.scheduler import PolicyScheduler
+from lrctl.deploy.policy import AnyPolicy
+from lrctl.deploy.scheduler import PolicyScheduler
+from lrctl.integrations.common import (
+    IntegrationError,
+    first_samples,
+    resolve_policy,
+    start_scheduler,
+)
 
 _WHERE = "LRControlCallback"
 STATE_FILE = "lrctl_lr_control.pt"

@@ -18,9 +18,14 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from lrctl.integrations.common import IntegrationError, first_samples, resolve_policy, start_scheduler
-from lrctl.policy import AnyPolicy
-from lrctl.scheduler import PolicyScheduler
+from lrctl.deploy.policy import AnyPolicy
+from lrctl.deploy.scheduler import PolicyScheduler
+from lrctl.integrations.common import (
+    IntegrationError,
+    first_samples,
+    resolve_policy,
+    start_scheduler,
+)
 
 _WHERE = "LRControl"
 

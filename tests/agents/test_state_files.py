@@ -16,7 +16,7 @@ import torch
 from lrctl.agents.state import StateFileError, load_agent, load_normalization
 from lrctl.cli import main
 from lrctl.config import dump_yaml, load_config
-from lrctl.policy import load_policy
+from lrctl.deploy.policy import load_policy
 
 TINY = ["env.child_steps=20", "env.steps_per_action=5", "env.val_subset_size=64", "ppo.total_timesteps=48",
         "ppo.n_envs=2", "ppo.vec_env=dummy", "ppo.n_steps=12", "ppo.batch_size=12", "ppo.n_epochs=1",

@@ -7,7 +7,7 @@ import yaml
 
 from lrctl.agents.trainer import train
 from lrctl.config import ConfigError, load_config
-from lrctl.policy import load_policy
+from lrctl.deploy.policy import load_policy
 
 TINY = [
     "env.child_steps=20", "env.steps_per_action=5", "env.batch_size=16", "env.val_subset_size=32",

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from lrctl.agents.vec_env import build_vec_env
-from lrctl.config import PPOConfig, env_config
 from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
+from lrctl.agents.vec_env import build_vec_env
 from lrctl.children.batched import batchable
-from lrctl.features import feature_set
+from lrctl.config import PPOConfig, env_config
+from lrctl.deploy.features import feature_set
 from tests.conftest import SMALL_ENV, make_splits
 
 

@@ -5,8 +5,13 @@ import copy
 import pytest
 import torch
 
-from lrctl.baselines.clara import (ClaraAdam, ClaraSGD, adam_reference, adam_reference_closed_form,
-                                   sgd_reference)
+from lrctl.baselines.clara import (
+    ClaraAdam,
+    ClaraSGD,
+    adam_reference,
+    adam_reference_closed_form,
+    sgd_reference,
+)
 
 # The authors' published Monte Carlo values (c = 0.2, betas (0.9, 0.999)): D, mu_A, sigma_A.
 PUBLISHED = [(2, 0.5958, 0.2553), (15, 0.6729, 0.0814), (650, 0.6827, 0.0119),

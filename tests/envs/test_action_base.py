@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from lrctl.actions import BASE_SHAPES, base_multiplier, onecycle_shape
-from lrctl.agents.export import policy_spec
 from lrctl.config import ConfigError, env_config
+from lrctl.deploy.actions import BASE_SHAPES, base_multiplier, onecycle_shape
+from lrctl.deploy.scheduler import PolicyScheduler
+from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
-from lrctl.scheduler import PolicyScheduler
 from tests.conftest import SMALL_ENV
 from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
@@ -70,8 +70,8 @@ def test_unknown_base_is_a_config_error_naming_the_key():
 
 
 def test_the_policy_file_records_the_base():
-    assert policy_spec(env_config("digits-mlp", action_base="linear")).action_base == "linear"
-    assert policy_spec(env_config("digits-mlp")).action_base == "constant"
+    assert spec_of(env_config("digits-mlp", action_base="linear")).action_base == "linear"
+    assert spec_of(env_config("digits-mlp")).action_base == "constant"
 
 
 def _keep_all(env, seed=2, lr=1e-2):

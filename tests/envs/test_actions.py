@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lrctl.actions import next_lr
+from lrctl.deploy.actions import next_lr
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 from lrctl.config import ConfigError, env_config
 from lrctl.envs import LRControlEnv
-from lrctl.agents.batched_vec_env import BatchedLRControlVecEnv
 from tests.conftest import SMALL_ENV, make_splits
 
 K = 4

@@ -6,8 +6,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import lrctl  # noqa: F401  (registers lrctl/LRControl-v0)
+from lrctl.deploy.features import FEATURE_SETS
 from lrctl.envs import ENV_ID, LRControlEnv
-from lrctl.features import FEATURE_SETS
 from tests.conftest import SMALL_ENV
 
 

@@ -6,11 +6,11 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-from lrctl.actions import BASE_SHAPES, DISCRETE_DOWN, DISCRETE_UP, decision_lrs
-from lrctl.agents.export import policy_spec
 from lrctl.config import ConfigError, env_config
+from lrctl.deploy.actions import BASE_SHAPES, DISCRETE_DOWN, DISCRETE_UP, decision_lrs
+from lrctl.deploy.policy import PolicyByInitialLR, load_policy, save_policy
+from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
-from lrctl.policy import PolicyByInitialLR, load_policy, save_policy
 from tests.conftest import SMALL_ENV
 from tests.policy_helpers import env_and_child, make_policy, plain_loop
 
@@ -58,7 +58,7 @@ def test_with_ratio_one_over_a_decaying_base_raising_is_the_base_and_cutting_goe
 
 
 def test_the_policy_file_records_the_ceiling_and_older_files_have_none(tmp_path):
-    assert policy_spec(env_config("digits-mlp", max_lr_ratio=2.0)).max_lr_ratio == 2.0
+    assert spec_of(env_config("digits-mlp", max_lr_ratio=2.0)).max_lr_ratio == 2.0
     policy = make_policy(max_lr_ratio=1.5)
     save_policy(policy, tmp_path / "p.pt")
     assert load_policy(tmp_path / "p.pt").spec.max_lr_ratio == 1.5

@@ -65,7 +65,7 @@ def test_step_after_the_end_asks_for_reset(digits_like):
         env.step(2)
 
 
-@pytest.mark.parametrize("reward", ["improvement", "log_improvement"])
+@pytest.mark.parametrize("reward", ["log_improvement"])
 def test_telescoping_rewards_sum_to_the_gain_over_the_episode(digits_like, reward):
     env = LRControlEnv("digits-mlp", data=digits_like, reward=reward, **SMALL_ENV)
     _, info = env.reset(seed=4, options={"initial_lr": 1e-2})

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lrctl.policy import save_policy
+from lrctl.deploy.policy import save_policy
 from tests.policy_helpers import make_policy
 
 EVAL_ENV = dict(child_steps=20, steps_per_action=5, batch_size=16, val_subset_size=32)

@@ -43,14 +43,3 @@ def test_a_peer_baseline_says_how_to_install_it(policy_path, monkeypatch):
         _plan(policy_path, ["schedule-free"])
     with pytest.raises(ConfigError, match="--no-peers leaves out"):
         _plan(policy_path, ["prodigy"], include_peers=False)
-
-
-def test_the_capped_schedules_run_with_the_environments_cap(policy_path):
-    plan = plan_for(env_config("digits-mlp", **{**EVAL_ENV, "max_change": 0.1}), policy_path, seeds=[11],
-                    initial_lrs=[1e-2], workers=1, baselines=["capped"], include_peers=False)
-    result = evaluate(plan)
-    assert {r.method for r in result.runs} == {"learned", "cosine-capped", "linear-capped"}
-    linear = next(r for r in result.runs if r.method == "linear-capped")
-    # Linear wants 0.75 of the start after the first of four decisions; the 10% cap allows 1 / 1.1.
-    assert linear.lrs[:5] == [1e-2] * 5 and linear.lrs[5] == pytest.approx(1e-2 / 1.1)
-    assert "each decision's change capped at 0.1" in summary_markdown(result)

@@ -3,8 +3,8 @@
 import pytest
 
 from lrctl.config import env_config
+from lrctl.deploy.actions import keep_action
 from lrctl.envs import LRControlEnv
-from lrctl.actions import keep_action
 from lrctl.evaluation.episodes import run_episode, run_episodes_batched
 from tests.conftest import SMALL_ENV
 from tests.policy_helpers import make_policy

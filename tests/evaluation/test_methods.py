@@ -54,14 +54,6 @@ def test_onecycle_peaks_at_the_initial_lr():
     assert max(lrs) == pytest.approx(1e-2, rel=1e-2) and lrs[0] < 1e-3 and lrs[-1] < 1e-4
 
 
-def test_onecycle_lr_only_plays_onecycles_lrs_and_leaves_adams_betas_alone():
-    (lr_only,) = standard_methods(None, None, None, baselines=["onecycle-lr-only"])
-    cycled = _lrs_and_beta1s(MethodSpec("onecycle", "onecycle"))
-    kept = _lrs_and_beta1s(lr_only)
-    assert [lr for lr, _ in kept] == [lr for lr, _ in cycled]
-    assert {beta for _, beta in kept} == {0.9} and len({beta for _, beta in cycled}) > 2
-
-
 def test_plateau_halves_when_validation_stalls():
     lrs = _lrs(MethodSpec("plateau", "plateau"))  # validation loss is a constant 1.0
     assert lrs[-1] == pytest.approx(5e-3)
@@ -76,30 +68,3 @@ def test_standard_set_has_every_required_baseline():
     names = [m.name for m in standard_methods("p.pt", 1e-3, 1e-3, include_peers=False)]
     assert names == ["learned", "constant", "best-constant", "step-decay", "cosine", "linear", "onecycle",
                      "plateau", "clara-adam"]
-
-
-def test_capped_schedules_change_only_at_decisions_and_by_at_most_the_cap():
-    for shape in ("cosine", "linear"):
-        lrs = _lrs(MethodSpec(f"{shape}-capped", "capped", {"shape": shape, "max_change": 0.05}))
-        changes = [(i, b / a) for i, (a, b) in enumerate(zip(lrs, lrs[1:]), start=1) if b != a]
-        assert changes and all(i % 5 == 0 for i, _ in changes)
-        assert all(1 / 1.05 - 1e-12 <= ratio <= 1.0 for _, ratio in changes)
-
-
-def test_capped_linear_follows_linear_where_the_cap_allows_and_falls_at_the_cap_near_the_end():
-    from lrctl.evaluation.methods import capped_multipliers
-
-    m = capped_multipliers("linear", steps=500, steps_per_action=5, max_change=0.05)
-    assert m[0] == 1.0 and m[4] == 1.0 and m[5] == pytest.approx(0.99)
-    assert m[250] == pytest.approx(0.5)  # 1% of the start per decision: under the cap
-    assert m[500] == pytest.approx(m[495] / 1.05) and m[500] > 0.005  # the cap binds at the end
-
-
-def test_capped_baselines_run_only_when_named():
-    default = [m.name for m in standard_methods("p.pt", None, None, include_peers=False)]
-    named = [m.name for m in standard_methods("p.pt", None, None, include_peers=False, baselines=["capped"],
-                                              max_change=0.1)]
-    assert "linear-capped" not in default
-    assert named == ["learned", "cosine-capped", "linear-capped"]
-    assert all(m.params["max_change"] == 0.1 for m in standard_methods(
-        None, None, None, include_peers=False, baselines=["capped"], max_change=0.1))

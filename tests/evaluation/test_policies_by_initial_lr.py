@@ -4,8 +4,8 @@ picks, with that member's own base schedule and ceiling, one by one and as batch
 import pytest
 
 from lrctl.config import env_config
+from lrctl.deploy.policy import PolicyByInitialLR, save_policy
 from lrctl.evaluation.protocol import evaluate, plan_for
-from lrctl.policy import PolicyByInitialLR, save_policy
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
 

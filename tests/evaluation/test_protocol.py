@@ -8,9 +8,9 @@ import torch
 
 from lrctl.config import env_config
 from lrctl.envs import LRControlEnv
+from lrctl.evaluation.episodes import run_episode
 from lrctl.evaluation.outputs import write_outputs
 from lrctl.evaluation.protocol import evaluate, plan_for
-from lrctl.evaluation.episodes import run_episode
 from tests.evaluation.conftest import EVAL_ENV
 
 
@@ -34,9 +34,8 @@ def test_every_method_runs_on_every_seed_and_lr(tiny_result):
 
 def _assert_learned_runs_are_the_environment_episodes(runs, policy_path, env_cfg):
     """Bit for bit on a CPU: the evaluation trains the environment's child with the setting's optimizer."""
-    from lrctl.policy import load_policy
-
-    from lrctl.features import feature_set_name
+    from lrctl.deploy.features import feature_set_name
+    from lrctl.deploy.policy import load_policy
 
     policy = load_policy(policy_path)
     env = LRControlEnv(env_cfg, features=feature_set_name(policy.spec.feature_names))

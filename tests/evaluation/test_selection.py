@@ -7,10 +7,10 @@ import pytest
 
 from lrctl.cli import main
 from lrctl.config import dump_yaml, load_config
+from lrctl.deploy.policy import save_policy
 from lrctl.evaluation.records import RunResult, selection_score
 from lrctl.evaluation.report import compare_on_seeds, report_score
 from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
-from lrctl.policy import save_policy
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
 

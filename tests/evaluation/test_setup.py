@@ -4,8 +4,8 @@ import pytest
 
 from lrctl.cli import main
 from lrctl.config import ConfigError
+from lrctl.deploy.policy import shipped_policy_path
 from lrctl.evaluation.setup import resolve_environment
-from lrctl.policy import shipped_policy_path
 
 
 def test_default_is_digits_with_the_shipped_policy_and_its_budget():

@@ -5,7 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from lrctl.evaluation.statistics import iqm, iqm_interval, mean_interval, probability_of_improvement
+from lrctl.evaluation.statistics import (
+    iqm,
+    iqm_interval,
+    mean_interval,
+    probability_of_improvement,
+)
 
 
 def test_iqm_ignores_the_outer_quartiles():

@@ -8,8 +8,8 @@ the middle of each step, ``policy_lr * base((step + 0.5) / total_steps)``, clamp
 
 import sys
 
-from lrctl import scheduler
-from lrctl.actions import BASE_SHAPES, applied_lr
+from lrctl.deploy import scheduler
+from lrctl.deploy.actions import BASE_SHAPES, applied_lr
 from lrctl.cli import main
 
 _per_decision_step = scheduler.PolicyScheduler.step

@@ -14,11 +14,11 @@ import sys
 
 from torch.optim.lr_scheduler import LambdaLR
 
-from lrctl.actions import DECAY_SHAPES, onecycle_shape
+from lrctl.deploy.actions import DECAY_SHAPES, onecycle_shape
 from lrctl.config import config_from_dict
 from lrctl.evaluation import runner
 from lrctl.evaluation.methods import Driver, MethodSpec, build_driver
-from lrctl.policy import shipped_policy_path
+from lrctl.deploy.policy import shipped_policy_path
 
 SETTING, INITIAL_LR = "fmnist-mlp", 1e-2
 SHAPES = {

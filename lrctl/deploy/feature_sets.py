@@ -1,5 +1,5 @@
 """The names of the observation features and of their sets, without torch, so that a config is checked
-before torch loads; `lrctl.features` computes them (its docstring says what each one is)."""
+before torch loads; `lrctl.deploy.features` computes them (its docstring says what each one is)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,5 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "paper": FEATURE_NAMES,
     "scale_free": SCALE_FREE_FEATURES,
     "both": FEATURE_NAMES + tuple(n for n in SCALE_FREE_FEATURES if n not in FEATURE_NAMES),
-    "scale_free_horizon": SCALE_FREE_FEATURES + ("log_decisions_left",),
     "scale_free_lr": SCALE_FREE_FEATURES + ("log10_lr",),
 }

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrctl.actions import ACTION_BASES, is_max_lr_ratio
 from lrctl.atomic import write_atomic
+from lrctl.deploy.actions import ACTION_BASES, is_max_lr_ratio
+from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
-from lrctl.features import check_feature_names
 
 FORMAT = "lrctl-policy"
 FORMAT_VERSION = 1
@@ -52,7 +52,7 @@ class PolicySpec:
     optimizers: tuple[str, ...] = ()
     """Child optimizers it was trained with (adam, sgd); empty in files written before it was recorded."""
     action_base: str = "constant"
-    """The schedule its LR is multiplied by (`lrctl.actions.ACTION_BASES`); constant in files written
+    """The schedule its LR is multiplied by (`lrctl.deploy.actions.ACTION_BASES`); constant in files written
     before it was recorded."""
     max_lr_ratio: float = 0.0
     """Its LR's ceiling as a multiple of the run's initial LR (`EnvConfig.max_lr_ratio`); 0 (none) in
@@ -342,7 +342,7 @@ def shipped_policy_path(setting: str | None = None) -> Path:
     None or "general": the general policy, trained on drawn tasks. A setting's name: the policy shipped
     for that setting where one ships (`lrctl/policies/SETTING.pt`), else the general policy.
     """
-    folder = Path(__file__).parent / "policies"
+    folder = Path(__file__).parents[1] / "policies"  # lrctl/policies
     general = folder / f"{GENERAL_POLICY}.pt"
     path = folder / f"{setting}.pt" if setting else general
     if not path.is_file() and setting not in (None, GENERAL_POLICY):

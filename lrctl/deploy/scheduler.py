@@ -1,7 +1,7 @@
 """PolicyScheduler: a learned LR controller as a `torch.optim.lr_scheduler.LRScheduler`.
 
 It needs torch and lrctl only. Like `ReduceLROnPlateau`, it takes what it needs in `step(train_loss)`;
-every `steps_per_action` steps it computes the observation with `lrctl.features` (the module the
+every `steps_per_action` steps it computes the observation with `lrctl.deploy.features` (the module the
 environment uses) from the model, the validation batch and the recorded training losses, and lets the
 policy scale the learning rate.
 """
@@ -19,11 +19,16 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrctl.actions import decision_lrs
+from lrctl.deploy.actions import decision_lrs
+from lrctl.deploy.features import (
+    FeatureTracker,
+    eval_mode,
+    forward_in_eval_mode,
+    mean_train_loss,
+)
+from lrctl.deploy.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
 from lrctl.error_text import first_line
-from lrctl.features import FeatureTracker, eval_mode, forward_in_eval_mode, mean_train_loss
 from lrctl.models import find_output_layer
-from lrctl.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
 
 
 class PolicyScheduler(LRScheduler):
@@ -33,7 +38,7 @@ class PolicyScheduler(LRScheduler):
         optimizer: the wrapped optimizer. With several parameter groups, all are scaled by the same
             factor; the first group's LR is the one the policy observes and that is clamped.
         policy: a policy file path (``policy.pt``) or a loaded policy. Where the file holds several
-            policies by initial LR (`lrctl.policy.PolicyByInitialLR`), the optimizer's initial LR
+            policies by initial LR (`lrctl.deploy.policy.PolicyByInitialLR`), the optimizer's initial LR
             (its ``initial_lr``, else its LR at construction) picks the one that drives the run.
         model: the network being trained.
         val_data: ``(x_val, y_val)``, a fixed validation batch for the observation (moved to the model's
@@ -61,6 +66,10 @@ class PolicyScheduler(LRScheduler):
     constant) moves its own LR, `policy_lr`, and the optimizer gets it times the base schedule at
     ``steps / total_steps``; for any other policy `policy_lr` is the optimizer's LR, so that a change made
     to it by hand carries on.
+
+    Divergence at deployment: where the observation is not finite (the loss or the weights overflowed),
+    the scheduler takes no decision and keeps the LR (`skipped_decisions` counts them). The training run
+    is the user's to stop; in the environment the same event ends the episode with a penalty instead.
 
     Example:
         >>> scheduler = PolicyScheduler(optimizer, lrctl.shipped_policy_path(), model=model,

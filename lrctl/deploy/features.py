@@ -13,9 +13,7 @@ task), and `scale_free`, quantities that mean the same on any task:
   val_train_gap     log L_val[t] - log L_train[t];
   log_val_trend     the change of log L_val per decision over the last `TREND_WINDOW` decisions;
   budget_fraction   the fraction of the budget used.
-`both` is the union. `scale_free_horizon` adds to `scale_free`
-  log_decisions_left  log(1 + the decisions left in the budget): how far the capped LR can still move,
-                      which the budget fraction alone does not tell when budgets differ.
+`both` is the union.
 `scale_free_lr` adds to `scale_free` the paper's `log10_lr`, the LR itself: without it every episode
 starts from the same observation whatever its initial LR, so a policy's first actions cannot depend on
 it. Adam's LR bounds its step size on any task, so for Adam children this one magnitude transfers.
@@ -31,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrctl.feature_sets import FEATURE_NAMES, FEATURE_SETS
+from lrctl.deploy.feature_sets import FEATURE_NAMES, FEATURE_SETS
 
 ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(n for names in FEATURE_SETS.values() for n in names))
 TREND_WINDOW = 5
@@ -50,7 +48,7 @@ def check_feature_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def feature_set(name: str) -> tuple[str, ...]:
-    """The feature names of set `name` (paper, scale_free, both, scale_free_horizon, scale_free_lr)."""
+    """The feature names of set `name` (paper, scale_free, both, scale_free_lr)."""
     try:
         return FEATURE_SETS[name]
     except KeyError:
@@ -185,7 +183,6 @@ class FeatureTracker:
                 return paper[:, self._index].astype(np.float32), rows[:, 1]
             columns = dict(zip(FEATURE_NAMES, paper.T))
             columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
-            columns["log_decisions_left"] = np.log1p(np.maximum(budgets - steps_done, 0.0) / steps_per_action)
         return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
 
     def _scale_free(self, train: np.ndarray, val: np.ndarray, lrs: np.ndarray,
