@@ -59,7 +59,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default: eval/SETTING)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of the budget")
-    p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam and Prodigy")
+    p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam, Prodigy and D-Adaptation")
     p.add_argument("--baselines", nargs="+", metavar="NAME",
                    help="run only these baselines beside the learned policy (default: all): " + ", ".join(BASELINES))
     p.add_argument("--batched", action="store_true",

@@ -30,6 +30,10 @@ from lrctl.evaluation.baseline_names import PEER_PACKAGES
 
 CLARA_DAMPING_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 CONSTANT_LR_GRID = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
+ORACLE_SCHEDULES = ("constant", "cosine", "linear", "onecycle")
+"""The schedules the tuned oracle chooses among, each from every LR of `CONSTANT_LR_GRID`: what a user
+who tunes the LR and picks a standard schedule on validation would run."""
+ORACLE = "tuned-oracle"
 
 
 @dataclass(frozen=True)
@@ -99,17 +103,27 @@ def uses_sgd(optimizer: torch.optim.Optimizer) -> bool:
 
 
 def baseline_name(spec: MethodSpec) -> str:
-    """The name `--baselines` gives `spec`: its family for CLARA and schedule-free, else its own."""
+    """The name `--baselines` gives `spec`: its family for CLARA and schedule-free, `oracle` for the tuned
+    oracle, else its own."""
+    if spec.name == ORACLE:
+        return "oracle"
     return spec.kind if spec.kind in ("clara", "schedule-free") else spec.name
 
 
 def standard_methods(policy_path: str | None, best_constant_lr: float | None,
                      clara_damping: float | None, include_peers: bool = True,
-                     optimizer: str = "adam", baselines: Collection[str] | None = None) -> list[MethodSpec]:
+                     optimizer: str = "adam", baselines: Collection[str] | None = None,
+                     oracle: tuple[str, float] | None = None) -> list[MethodSpec]:
     """The comparison set for a child optimizer (`adam` or `sgd`): the learned policy (with a policy)
     and the baselines, all of them or those named in `baselines`. A tuned baseline (best constant LR,
-    CLARA) is in the set only when its tuned value is given."""
+    CLARA, the tuned oracle's (schedule, LR)) is in the set only when its tuned value is given."""
     methods = _all_methods(policy_path, best_constant_lr, clara_damping, include_peers, optimizer)
+    if oracle is not None:
+        schedule, lr = oracle
+        methods.append(MethodSpec(ORACLE, schedule, {"lr": lr},
+                                  f"the tuned oracle: {schedule} from {lr:g}, the best of the LRs {list(CONSTANT_LR_GRID)} "
+                                  f"x {list(ORACLE_SCHEDULES)} on validation (tuning seeds); it ignores the initial "
+                                  "LR, so its runs are the same from every start"))
     if baselines is None:
         return methods
     return [m for m in methods if m.kind == "policy" or baseline_name(m) in baselines]
@@ -142,6 +156,9 @@ def _all_methods(policy_path: str | None, best_constant_lr: float | None, clara_
         methods.append(MethodSpec(f"schedule-free-{optimizer}", "schedule-free", {}, f"{name}, lr = initial LR"))
     if include_peers and optional_peer_available(PEER_PACKAGES["prodigy"]):
         methods.append(MethodSpec("prodigy", "prodigy", {}, "Prodigy (lr=1, its own step-size estimate)"))
+    if include_peers and optional_peer_available(PEER_PACKAGES["d-adaptation"]):
+        name = "DAdaptAdam" if optimizer == "adam" else "DAdaptSGD"
+        methods.append(MethodSpec("d-adaptation", "d-adaptation", {}, f"{name} (lr=1, its own step-size estimate)"))
     return methods
 
 
@@ -155,8 +172,9 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     steps = budget.steps
     kind = spec.kind
     sgd = uses_sgd(optimizer)
+    start = float(spec.params.get("lr", initial_lr))  # a tuned method brings its own LR
     for group in optimizer.param_groups:
-        group["lr"] = spec.params.get("lr", initial_lr) if kind == "constant" else initial_lr
+        group["lr"] = start
     if kind == "policy":
         from lrctl.deploy.scheduler import PolicyScheduler
 
@@ -172,7 +190,7 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
     if kind == "linear":
         return Driver(optimizer, LambdaLR(optimizer, lambda t: DECAY_SHAPES["linear"](t / steps)))
     if kind == "onecycle":
-        return Driver(optimizer, OneCycleLR(optimizer, max_lr=initial_lr, total_steps=steps + 1))
+        return Driver(optimizer, OneCycleLR(optimizer, max_lr=start, total_steps=steps + 1))
     if kind == "plateau":
         return Driver(optimizer, ReduceLROnPlateau(optimizer, factor=0.5, patience=5), "plateau")
     params = list(model.parameters())
@@ -191,4 +209,9 @@ def build_driver(spec: MethodSpec, model: nn.Module, optimizer: torch.optim.Opti
         import prodigyopt
 
         return Driver(prodigyopt.Prodigy(params, lr=1.0))
+    if kind == "d-adaptation":
+        import dadaptation
+
+        return Driver(dadaptation.DAdaptSGD(params, lr=1.0, momentum=0.9) if sgd else
+                      dadaptation.DAdaptAdam(params, lr=1.0))
     raise ValueError(f"unknown method kind {kind!r}")

@@ -15,9 +15,10 @@ from typing import Any
 from lrctl.atomic import write_atomic, write_text_atomic
 from lrctl.children.child import episode_rng, start_episode
 from lrctl.config import EnvConfig
+from lrctl.evaluation.methods import ORACLE
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, paired_final_losses, wins
-from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement
+from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement, regret_interval
 from lrctl.tasks import draws_tasks
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",
@@ -70,6 +71,8 @@ def _tuned_values(result: EvaluationResult) -> str:
     parts = []
     if result.best_constant_lr is not None:
         parts.append(f"best constant LR {result.best_constant_lr:g}")
+    if result.oracle is not None:
+        parts.append(f"tuned oracle {result.oracle[0]} from {result.oracle[1]:g}")
     if result.clara_damping:
         parts.append("CLARA damping d " + ", ".join(f"{d:g} at initial LR {lr:g}"
                                                     for lr, d in result.clara_damping.items()))
@@ -102,7 +105,10 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         "seed (ties count half) with its paired-bootstrap 95% interval, and the seeds it won; area under the "
         "validation-subset curve (mean over decisions: minus the environment's mean reward under the "
         "`val_loss` reward); test loss and accuracy. Rank by mean final validation loss. Diverged runs are "
-        "left out of the means and lose every comparison.",
+        "left out of the means and lose every comparison."
+        + (" Regret to the oracle: the method's mean final validation loss / the tuned oracle's - 1 over the "
+           "same seeds (diverged runs count as infinite), with its paired-bootstrap 95% interval; what the "
+           "method leaves on the table against tuning the LR and a standard schedule." if result.oracle else ""),
         "",
     ]
     for lr0 in plan.initial_lrs:
@@ -126,10 +132,12 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
         ranking = sorted(methods, key=lambda m: (stats[m]["final"][0] if not math.isnan(stats[m]["final"][0])
                                                  else math.inf))
         learned = sorted((r for r in runs if r.method == "learned"), key=lambda r: r.seed)
+        oracle_runs = [r for r in runs if r.method == ORACLE]
+        regret_head, regret_rule = (" regret to oracle |", " --- |") if oracle_runs else ("", "")
         lines += [f"## Initial LR {lr0:g}", "",
                   "| rank | method | final val loss | 95% CI | IQM | P(learned better) | val AUC | test loss "
-                  "| test accuracy | diverged | wall s |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| test accuracy | diverged | wall s |" + regret_head,
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + regret_rule]
         for rank, m in enumerate(ranking, start=1):
             s_ = stats[m]
             better = ""
@@ -143,13 +151,20 @@ def summary_markdown(result: EvaluationResult, commands: str = "") -> str:
                 f"| {rank} | {m} | {s_['final'][0]:.4f} ± {s_['final'][1]:.4f} | [{s_['ci'].low:.4f}, "
                 f"{s_['ci'].high:.4f}] | {s_['iqm']:.4f} | {better} | {s_['auc'][0]:.4f} ± {s_['auc'][1]:.4f} "
                 f"| {s_['test'][0]:.4f} ± {s_['test'][1]:.4f} | {s_['acc'][0]:.4f} ± {s_['acc'][1]:.4f} "
-                f"| {s_['diverged']} | {s_['wall'][0]:.1f} |"
+                f"| {s_['diverged']} | {s_['wall'][0]:.1f} |" + (_regret_cell(runs, m, oracle_runs) if oracle_runs else "")
             )
         lines.append("")
     lines += ["## Methods", ""] + [f"- `{m}`: {note}" for m, note in result.methods.items()] + [""]
     if draws_tasks(plan.env):
         lines += _tasks_table(result)
     return "\n".join(lines)
+
+
+def _regret_cell(runs: list[RunResult], method: str, oracle_runs: list[RunResult]) -> str:
+    pairs = paired_final_losses([r for r in runs if r.method == method], oracle_runs)
+    r = regret_interval([mine for mine, _ in pairs], [theirs for _, theirs in pairs])
+    interval = "" if math.isnan(r.low) else f" [{100 * r.low:+.1f}%, {100 * r.high:+.1f}%]"
+    return f" {100 * r.value:+.1f}%{interval} |"
 
 
 def _subject(env: EnvConfig) -> str:

@@ -1,7 +1,8 @@
 """The evaluation protocol: tune the baselines that need it, run every method on held-out seeds.
 
-1. Tuning, on `tuning_seeds` (disjoint from the evaluation seeds): the best constant LR of a grid and,
-   per initial LR, CLARA's damping d of a grid, each chosen by mean final validation loss.
+1. Tuning, on `tuning_seeds` (disjoint from the evaluation seeds): the best constant LR of a grid, the
+   tuned oracle (the best (schedule, LR) of the grid's LRs x `ORACLE_SCHEDULES`) and, per initial LR,
+   CLARA's damping d of a grid, each chosen by mean final validation loss.
 2. Evaluation: every method x evaluation seed x initial LR, same child initialisation and batch order
    per seed (the child `LRControlEnv.reset(seed=s)` trains), same budget, in parallel processes.
 """
@@ -25,6 +26,7 @@ from lrctl.evaluation.baseline_names import BASELINES, PEER_PACKAGES
 from lrctl.evaluation.methods import (
     CLARA_DAMPING_GRID,
     CONSTANT_LR_GRID,
+    ORACLE_SCHEDULES,
     MethodSpec,
     optional_peer_available,
     standard_methods,
@@ -74,6 +76,8 @@ class EvaluationResult:
     clara_damping: dict[float, float]
     """Per initial LR; empty where the plan leaves out CLARA."""
     methods: dict[str, str]
+    oracle: tuple[str, float] | None = None
+    """The tuned oracle's (schedule, LR); None where the plan leaves it out."""
 
 
 def _mean_final(runs: Iterable[RunResult]) -> float:
@@ -96,8 +100,11 @@ def _evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None) ->
 
     # 1. Tuning on the tuning seeds.
     tune_constant, tune_clara = plan.runs_baseline("best-constant"), plan.runs_baseline("clara")
-    tune_tasks = [Task(plan.env, MethodSpec(f"constant={lr:g}", "constant", {"lr": lr}), s, lr)
-                  for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds if tune_constant]
+    tune_oracle = plan.runs_baseline("oracle")
+    schedules = ORACLE_SCHEDULES if tune_oracle else ("constant",) if tune_constant else ()
+    # Each candidate starts its schedule from the grid's LR; the constant ones are also the best constant's.
+    tune_tasks = [Task(plan.env, MethodSpec(f"{kind}={lr:g}", kind), s, lr)
+                  for kind in schedules for lr in CONSTANT_LR_GRID for s in plan.tuning_seeds]
     tune_tasks += [Task(plan.env, MethodSpec(f"clara-d={d:g}", "clara", {"damping": d}), s, lr0)
                    for lr0 in plan.initial_lrs for d in CLARA_DAMPING_GRID for s in plan.tuning_seeds if tune_clara]
     tuned = run_tasks(tune_tasks, plan.workers, progress(len(tune_tasks), "tuning"),
@@ -107,6 +114,8 @@ def _evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None) ->
         by_name.setdefault((result.method, result.initial_lr), []).append(result)
     best_constant = min(CONSTANT_LR_GRID, key=lambda lr: _mean_final(by_name[(f"constant={lr:g}", lr)])) \
         if tune_constant else None
+    oracle = min(((kind, lr) for kind in ORACLE_SCHEDULES for lr in CONSTANT_LR_GRID),
+                 key=lambda c: _mean_final(by_name[(f"{c[0]}={c[1]:g}", c[1])])) if tune_oracle else None
     clara_damping = {
         lr0: min(CLARA_DAMPING_GRID, key=lambda d: _mean_final(by_name[(f"clara-d={d:g}", lr0)]))
         for lr0 in plan.initial_lrs
@@ -117,14 +126,14 @@ def _evaluate(plan: EvaluationPlan, progress_factory: ProgressFactory | None) ->
     descriptions: dict[str, str] = {}
     for lr0 in plan.initial_lrs:
         for method in standard_methods(plan.policy_path, best_constant, clara_damping.get(lr0),
-                                       plan.include_peers, plan.env.optimizer, plan.baselines):
+                                       plan.include_peers, plan.env.optimizer, plan.baselines, oracle):
             descriptions.setdefault(method.name, method.note if method.kind != "clara" else
                                     f"{plan.env.optimizer.capitalize()}-CLARA (plain step), d tuned per "
                                     f"initial LR on validation over {list(CLARA_DAMPING_GRID)}")
             tasks += [Task(plan.env, method, s, lr0) for s in plan.seeds]
     runs = run_tasks(tasks, plan.workers, progress(len(tasks), "evaluation"), batched=plan.batched,
                      on_ray=plan.on_ray)
-    return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions)
+    return EvaluationResult(plan, runs, best_constant, clara_damping, descriptions, oracle)
 
 
 def plan_for(env: EnvConfig, policy_path: str | None, *, seeds: Sequence[int] | None = None,

@@ -76,3 +76,23 @@ def probability_of_improvement(learned: Sequence[float], other: Sequence[float])
         return Interval(value, math.nan, math.nan)
     low, high = _bootstrap((a, b), _improvement, paired=True)
     return Interval(value, low, high)
+
+
+def _regret(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a, axis=axis) / np.mean(b, axis=axis) - 1.0
+
+
+def regret_interval(method: Sequence[float], oracle: Sequence[float]) -> Interval:
+    """The regret of a method to the tuned oracle, mean final loss / the oracle's - 1, over paired seeds,
+    with its paired-bootstrap 95% confidence interval (a diverged run, +inf, makes it infinite)."""
+    a = np.asarray(method, dtype=np.float64)
+    b = np.asarray(oracle, dtype=np.float64)
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"need the same seeds for the method and the oracle, got {len(a)} and {len(b)} runs")
+    value = float(_regret(a, b))
+    if len(a) < 2 or not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
+        return Interval(value, math.nan, math.nan)
+    if np.array_equal(a, b):
+        return Interval(value, value, value)
+    low, high = _bootstrap((a, b), _regret, paired=True)
+    return Interval(value, low, high)

@@ -68,3 +68,14 @@ def test_standard_set_has_every_required_baseline():
     names = [m.name for m in standard_methods("p.pt", 1e-3, 1e-3, include_peers=False)]
     assert names == ["learned", "constant", "best-constant", "step-decay", "cosine", "linear", "onecycle",
                      "plateau", "clara-adam"]
+
+
+def test_d_adaptation_sets_its_own_step_size():
+    pytest.importorskip("dadaptation")
+    lrs = _lrs(MethodSpec("d-adaptation", "d-adaptation"), initial_lr=1e-2)  # the initial LR plays no part
+    assert lrs[0] == pytest.approx(1e-6) and max(lrs) > 1e-4  # from its d0 up, by its own estimate (d x lr=1)
+
+
+def test_a_tuned_schedule_starts_from_its_own_lr_whatever_the_initial_lr():
+    lrs = _lrs(MethodSpec("tuned-oracle", "cosine", {"lr": 3e-3}), initial_lr=1e-4)
+    assert lrs[0] == pytest.approx(3e-3) and lrs[-1] < 3e-4
