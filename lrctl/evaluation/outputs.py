@@ -18,7 +18,12 @@ from lrctl.config import EnvConfig
 from lrctl.evaluation.methods import ORACLE
 from lrctl.evaluation.protocol import EvaluationResult
 from lrctl.evaluation.records import RunResult, mean_std, paired_final_losses, wins
-from lrctl.evaluation.statistics import iqm, mean_interval, probability_of_improvement, regret_interval
+from lrctl.evaluation.statistics import (
+    iqm,
+    mean_interval,
+    probability_of_improvement,
+    regret_interval,
+)
 from lrctl.tasks import draws_tasks
 
 RESULT_FIELDS = ("method", "seed", "initial_lr", "diverged", "final_val_loss", "final_val_accuracy",

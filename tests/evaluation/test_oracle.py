@@ -8,7 +8,12 @@ import math
 import pytest
 
 from lrctl.config import env_config
-from lrctl.evaluation.methods import CONSTANT_LR_GRID, ORACLE, ORACLE_SCHEDULES, MethodSpec
+from lrctl.evaluation.methods import (
+    CONSTANT_LR_GRID,
+    ORACLE,
+    ORACLE_SCHEDULES,
+    MethodSpec,
+)
 from lrctl.evaluation.outputs import summary_markdown
 from lrctl.evaluation.protocol import evaluate, plan_for
 from lrctl.evaluation.runner import Task, run_tasks
