@@ -126,9 +126,11 @@ def test_unusable_contents_are_refused_on_load(saved, tmp_path, name):
     _assert_one_line(err, "unusable policy", fragment)
 
 
-def test_a_file_without_an_action_base_is_a_plain_policy(saved, tmp_path):
+@pytest.mark.parametrize("key", ["action_base", "max_lr_ratio", "optimizers"])
+def test_a_pre_release_file_without_a_spec_key_says_to_export_again(saved, tmp_path, key):
     _, path = saved
     data = torch.load(path, weights_only=True)
-    del data["spec"]["action_base"]
+    del data["spec"][key]
     torch.save(data, tmp_path / "older.pt")
-    assert load_policy(tmp_path / "older.pt").spec.action_base == "constant"
+    with pytest.raises(PolicyFileError, match=f"lacks {key}: it was written by a pre-release lrctl"):
+        load_policy(tmp_path / "older.pt")

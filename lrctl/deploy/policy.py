@@ -9,6 +9,7 @@ from a range of initial LRs (`PolicyByInitialLR`, written by `lrctl combine`).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -50,13 +51,14 @@ class PolicySpec:
     initial_lrs: tuple[float, ...]
     lrctl_version: str
     optimizers: tuple[str, ...] = ()
-    """Child optimizers it was trained with (adam, sgd); empty in files written before it was recorded."""
+    """Child optimizers it was trained with (adam, sgd); empty: not said."""
     action_base: str = "constant"
-    """The schedule its LR is multiplied by (`lrctl.deploy.actions.ACTION_BASES`); constant in files written
-    before it was recorded."""
+    """The schedule its LR is multiplied by (`lrctl.deploy.actions.ACTION_BASES`)."""
     max_lr_ratio: float = 0.0
-    """Its LR's ceiling as a multiple of the run's initial LR (`EnvConfig.max_lr_ratio`); 0 (none) in
-    files written before it was recorded."""
+    """Its LR's ceiling as a multiple of the run's initial LR (`EnvConfig.max_lr_ratio`); 0: none."""
+
+
+_SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
 
 
 class Policy:
@@ -268,9 +270,12 @@ def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
     _check_version(data, path)
     try:
         raw = dict(data["spec"])
+        missing = sorted(_SPEC_KEYS - set(raw))
+        if missing:  # a file of a pre-release lrctl, before these were recorded
+            raise PolicyFileError(f"{str(path)!r} lacks {', '.join(missing)}: it was written by a pre-release "
+                                  "lrctl; export it again with lrctl export RUN_DIR")
         spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),
-                             "initial_lrs": tuple(raw["initial_lrs"]),
-                             "optimizers": tuple(raw.get("optimizers", ()))})
+                             "initial_lrs": tuple(raw["initial_lrs"]), "optimizers": tuple(raw["optimizers"])})
         actor = build_actor([int(s) for s in data["actor_sizes"]])
         actor.load_state_dict(data["actor_state"])
         norm = data["obs_norm"]

@@ -290,8 +290,7 @@ class PolicyScheduler(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore `state_dict()`; later LRs are then the same as in the run that saved it."""
-        # absent from states saved before they were kept
-        required = set(self.state_dict()) - {"policy_initial_lr", "warmup_steps", "warmup_start_factor"}
+        required = set(self.state_dict())
         missing = sorted(required - set(state_dict)) if isinstance(state_dict, dict) else ["all"]
         if missing:
             raise ValueError(f"state_dict is not a PolicyScheduler state (missing {', '.join(missing)}); pass "
@@ -314,11 +313,10 @@ class PolicyScheduler(LRScheduler):
         self.tracker.load_state_dict(state_dict["tracker"], self.val_y.device)
         self.total_steps = int(state_dict["total_steps"])
         self.steps_per_action = int(state_dict["steps_per_action"])
-        self.warmup_steps = _warmup_steps(state_dict.get("warmup_steps", 0), self.total_steps)
-        self.warmup_start_factor = float(state_dict.get("warmup_start_factor", 1 / 3))
-        if "policy_initial_lr" in state_dict:
-            self.policy_initial_lr = float(state_dict["policy_initial_lr"])
-            self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
+        self.warmup_steps = _warmup_steps(state_dict["warmup_steps"], self.total_steps)
+        self.warmup_start_factor = float(state_dict["warmup_start_factor"])
+        self.policy_initial_lr = float(state_dict["policy_initial_lr"])
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
         self._started = True
 
 
