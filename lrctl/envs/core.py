@@ -1,7 +1,8 @@
 """The episode core: the rules of a controller decision, written once for K children.
 
-`LRControlEnv` is this core over one child (K = 1); `BatchedLRControlVecEnv` over K children trained in
-one batched pass. Everything a decision means lives here and nowhere else:
+`LRControlEnv` is this core over one child (K = 1); `lrctl.envs.batched_episodes.BatchedEpisodes` over K
+children trained in one batched pass (which the SB3 VecEnv, the Gymnasium vector entry point and the
+batched evaluation drive). Everything a decision means lives here and nowhere else:
 
 - the episode start: the task (when `env.tasks` draws one), child seed and initial LR from the episode's
   seeded RNG (`lrctl.children.child.start_episode`, the one rule), the first observation (zeros where the
