@@ -9,6 +9,10 @@ and async modes for the same seeds and the same autoreset mode. `autoreset_mode`
 ``terminated``, and restarts that sub-environment at the next step, whose action for it is ignored;
 `SAME_STEP` (as stable-baselines3 does) returns the new episode's first observation in the step that
 ends the old one, with the old one's in ``info["final_obs"]`` and ``info["final_info"]``.
+
+With a task distribution (`env.tasks`) the children train one drawn task per round
+(`lrctl.envs.batched_episodes`): when they reach the task's budget the round ends, a sub-environment
+still running (restarted after a divergence) is truncated, and all of them start the next round's task.
 """
 
 from __future__ import annotations

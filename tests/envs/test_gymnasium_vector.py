@@ -107,3 +107,19 @@ def test_vector_entry_point_takes_per_environment_seeds_and_the_initial_lr():
     np.testing.assert_array_equal(obs[0], obs[1])
     with pytest.raises(ValueError, match="unknown reset option"):
         envs.reset(options={"initial_LR": 1e-3})
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_the_vector_entry_point_draws_one_task_per_round(mode):
+    envs = LRControlVectorEnv(2, "digits-mlp", autoreset_mode=mode, **{
+        **SMALL_ENV, "tasks": {"datasets": ["digits", "synthetic"], "widths": [8], "depths": [1],
+                               "batch_sizes": [8], "child_steps": [20]}})
+    envs.reset(seed=3)
+    tasks, ends = [envs._episodes.round_task], 0
+    for _ in range(15):  # three rounds of four decisions, and the restarts between them
+        _, _, terminated, truncated, _ = envs.step(envs.action_space.sample())
+        ends += int(terminated.all() or truncated.all())
+        if envs._episodes.round_task is not tasks[-1]:
+            tasks.append(envs._episodes.round_task)
+    assert ends >= 2 and len(tasks) >= 3  # each round ended together and drew its own task
+    envs.close()
