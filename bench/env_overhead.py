@@ -9,7 +9,7 @@ Prints, for a setting (default digits-mlp), one torch thread:
       (+ Normalize) per sample, a shuffling DataLoader, the full validation set every steps_per_action
       steps; shown as its time / the env's time                          target >= 10.
 
-Usage: python bench/env_overhead.py [--setting digits-mlp] [--episodes 5] [--steps-per-action 10]
+Usage: python bench/env_overhead.py [--setting digits-mlp] [--episodes 5] [--steps-per-action 10] [--reward NAME]
 """
 
 from __future__ import annotations
@@ -140,10 +140,12 @@ def main() -> None:
                         help="child steps between validation passes (10: the figures in bench/README.md)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--skip-dataloader", action="store_true", help="skip (c), the slow part")
+    parser.add_argument("--reward", help="env.reward (default: the environment's, which trains a twin child)")
     parser.add_argument("--repeats", type=int, default=7, help="paired repetitions for (a) and (b)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    env = LRControlEnv(args.setting, device=args.device, steps_per_action=args.steps_per_action)
+    options = {"reward": args.reward} if args.reward else {}
+    env = LRControlEnv(args.setting, device=args.device, steps_per_action=args.steps_per_action, **options)
     seeds = list(range(args.episodes))
     time_env(env, seeds[:1])  # warm-up: allocator, first-call overheads
     time_bare(env, seeds[:1])
