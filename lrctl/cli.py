@@ -185,7 +185,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(plan, progress_factory=progress_reporter)
     command = "lrctl evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else \
         "python evaluate.py " + " ".join(sys.argv[1:])
-    command = command.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    command = _printable(command)
     remove_leftovers(out)
     paths = write_outputs(result, out, command.strip())
     print(paths["summary"].read_text())
@@ -219,9 +219,14 @@ def _writable_file(path: Path, option: str, inputs: Sequence[str | Path] = (),
     return path
 
 
+def _printable(text: str) -> str:
+    """`text` (a command line or path, which may carry bytes that are not UTF-8) with those bytes escaped."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _shown(path: Path | str) -> str:
-    """`path` quoted for a message, with any byte that is not UTF-8 written as an escape."""
-    return repr(str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+    """`path` quoted for a message."""
+    return repr(_printable(str(path)))
 
 
 def _export(args: argparse.Namespace) -> int:

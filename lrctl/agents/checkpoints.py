@@ -12,7 +12,7 @@ from pathlib import Path
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
-from lrctl.agents.state import FORMAT, save_agent, save_normalization
+from lrctl.agents.state import FORMAT, pickled_run, save_agent, save_normalization
 from lrctl.atomic import write_text_atomic
 from lrctl.errors import CheckpointError
 from lrctl.strict_yaml import excerpt
@@ -71,9 +71,7 @@ def latest_checkpoint(folder: Path) -> Checkpoint | None:
     except (ValueError, KeyError, TypeError, OSError) as err:
         raise CheckpointError(f"{pointer} is not a valid lrctl checkpoint pointer ({err}); delete it to start over") from None
     if data.get("format") != FORMAT:
-        raise CheckpointError(f"{pointer} was written by an older lrctl, whose checkpoints are pickles that this "
-                              f"lrctl does not read; if you trust the run, convert it with: lrctl upgrade-run "
-                              f"{folder.parent}")
+        raise CheckpointError(f"{pointer}: {pickled_run(folder.parent)}")
     for name in (data["model"], data["vecnormalize"]):
         if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
             raise CheckpointError(f"{pointer} names {excerpt(name)}, not a file in {folder}; delete it to start over")

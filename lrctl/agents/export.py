@@ -17,6 +17,7 @@ from lrctl.agents.state import (
     load_agent,
     load_normalization,
     normalization_arrays,
+    pickled_run,
 )
 from lrctl.atomic import is_within, output_name_problem, unwritable_reason
 from lrctl.config import EnvConfig, load_config
@@ -79,8 +80,7 @@ def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
         raise PolicyFileError(f"--out {str(target)!r} lies in the run folder it exports, where only policy.pt "
                               "may be written; choose a path outside it")
     if (run_dir / "vecnormalize.pkl").is_file() and not (run_dir / NORMALIZATION_FILE).is_file():
-        raise PolicyFileError(f"{run_dir} was written by an older lrctl and holds pickles, which this lrctl "
-                              f"does not read; if you trust the run, convert it with: lrctl upgrade-run {run_dir}")
+        raise PolicyFileError(pickled_run(run_dir))
     for name in (AGENT_FILE, NORMALIZATION_FILE, "config.yaml"):
         if not (run_dir / name).is_file():
             raise PolicyFileError(f"cannot export {run_dir}: {name} is missing; has training finished there?")

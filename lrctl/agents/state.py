@@ -19,12 +19,19 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from lrctl.atomic import write_atomic
+from lrctl.error_text import first_line
 from lrctl.errors import StateFileError
 
 AGENT_FILE = "agent.pt"
 NORMALIZATION_FILE = "vecnormalize.npz"
 FORMAT = 2
 """Version of the run folder's layout; folders of format 1 held pickles (`vecnormalize.pkl`)."""
+
+def pickled_run(run_dir: str | os.PathLike[str]) -> str:
+    """The one-line reason lrctl does not read an older, pickled run folder, and how to convert it."""
+    return (f"{run_dir} was written by an older lrctl, whose state is pickled and which this lrctl does not "
+            f"read; if you trust the run, convert it with: lrctl upgrade-run {run_dir}")
+
 
 _STAT_KEYS = ("obs_mean", "obs_var", "obs_count", "ret_mean", "ret_var", "ret_count",
               "clip_obs", "clip_reward", "gamma", "epsilon")
@@ -58,8 +65,7 @@ def restore_agent(model: PPO, state: dict[str, Any]) -> None:
         model.policy.load_state_dict(state["policy"])
         model.policy.optimizer.load_state_dict(state["optimizer"])
     except (RuntimeError, ValueError, KeyError) as err:
-        detail = (str(err).strip().splitlines() or [""])[0]
-        raise StateFileError(f"the agent state does not fit this run's config: {detail}") from None
+        raise StateFileError(f"the agent state does not fit this run's config: {first_line(err)}") from None
     model.num_timesteps = int(state["num_timesteps"])
     model._n_updates = int(state["n_updates"])
 

@@ -198,11 +198,14 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
         ckpt = _checked_checkpoint(run_dir, total_timesteps)  # again: the run may have moved on meanwhile
         if total_timesteps is not None:
             cfg = validate(replace(cfg, ppo=replace(cfg.ppo, total_timesteps=total_timesteps)))
+        def unloadable(err: StateFileError) -> CheckpointError:
+            return CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {err}; delete "
+                                   f"{run_dir / 'checkpoints' / 'latest.json'} to start over")
+
         try:
             agent, statistics = load_agent(ckpt.model), load_normalization(ckpt.vecnormalize)
         except StateFileError as err:
-            raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {err}; delete "
-                                  f"{run_dir / 'checkpoints' / 'latest.json'} to start over") from None
+            raise unloadable(err) from None
         ensure_data(cfg.env)
         for folder in (run_dir, run_dir / "checkpoints"):
             remove_leftovers(folder)
@@ -213,8 +216,7 @@ def resume(run_dir: str | Path, *, log: Callable[[str], object] = print,
             restore_agent(model, agent)
         except StateFileError as err:
             venv.close()
-            raise CheckpointError(f"cannot load checkpoint {ckpt.model.name}: {err}; delete "
-                                  f"{run_dir / 'checkpoints' / 'latest.json'} to start over") from None
+            raise unloadable(err) from None
         if total_timesteps is not None:  # only once the checkpoint loaded: a failed resume leaves the config
             write_text_atomic(run_dir / CONFIG_FILE, dump_yaml(cfg))
         model.set_random_seed(cfg.seed + ckpt.timesteps)

@@ -180,7 +180,8 @@ class BatchedChildren:
         """`n_steps` optimizer steps of every child (of those `active` marks: the others keep their
         parameters, optimizer state and step count); returns the (K, n_steps) training losses."""
         rows = torch.arange(self.k, device=self.device)
-        moving = None if active is None or active.all() else torch.as_tensor(active, device=self.device)
+        active = None if active is None or np.all(active) else np.asarray(active, dtype=bool)
+        moving = None if active is None else torch.as_tensor(active, device=self.device)
         last = self.orders.shape[1] - 1
         losses = []
         for _ in range(n_steps):
@@ -208,10 +209,7 @@ class BatchedChildren:
         several passes over memory (13 ms against 1.3 ms per step for eight MNIST-sized MLPs here).
         """
         cfg = self.cfg
-        if active is None:
-            self.t += 1
-        else:
-            self.t += torch.as_tensor(active, device=self.device, dtype=self.t.dtype)
+        self.t += 1 if active is None else torch.as_tensor(active, device=self.device, dtype=self.t.dtype)
         self._updates = [n + 1 if active is None or active[i] else n for i, n in enumerate(self._updates)]
         stored = [g.transpose(1, 2) if s.transposed else g for s, g in zip(self._layout, grads)]
         per_child = list(zip(*(g.unbind(0) for g in stored)))

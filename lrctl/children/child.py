@@ -262,7 +262,9 @@ class SingleChild:
     def set_lrs(self, lrs: np.ndarray) -> None:
         self.child.set_lr(float(lrs[0]))
 
-    def train(self, n_steps: int) -> torch.Tensor:
+    def train(self, n_steps: int, active: np.ndarray | None = None) -> torch.Tensor:
+        if active is not None and not np.all(active):
+            raise ValueError("one child cannot be held still; start its next episode instead")
         return self.child.train(n_steps).unsqueeze(0)
 
     def val_logits(self) -> torch.Tensor:

@@ -49,8 +49,8 @@ class Children(Protocol):
     def reset_child(self, i: int, seed: int, lr: float, task: ChildTask | None = None) -> None: ...
     def data_of(self, i: int) -> DatasetSplits: ...  # child i's dataset
     def set_lrs(self, lrs: np.ndarray) -> None: ...
-    def train(self, n_steps: int) -> torch.Tensor: ...  # (K, n_steps) training losses
-    # Children that can hold some of them still also take `train(n_steps, active=(K,) bool mask)`.
+    # (K, n_steps) training losses; `active` (K bools): only these children train, the others hold still
+    def train(self, n_steps: int, active: np.ndarray | None = None) -> torch.Tensor: ...
     def val_logits(self) -> torch.Tensor: ...  # (K, N, C)
     def val_labels(self) -> torch.Tensor: ...  # (K, N)
     def output_weight(self) -> torch.Tensor: ...  # (K, ...)
@@ -169,8 +169,7 @@ class EpisodeCore:
                                                            int(steps_before[i]), int(self.budgets[i]),
                                                            cfg.steps_per_action, float(self.initial_lrs[i]), noise)
         self.children.set_lrs(self.lrs)
-        losses = self.children.train(cfg.steps_per_action) if active is None else \
-            self.children.train(cfg.steps_per_action, active=moving)
+        losses = self.children.train(cfg.steps_per_action, active)
         train_loss = mean_train_loss(losses)
         obs, val_losses = self._observe(train_loss)
         finite = self.children.finite() & np.isfinite(obs).all(axis=1)
@@ -221,10 +220,7 @@ class EpisodeCore:
                                                   int(self.budgets[i]), self.cfg.steps_per_action,
                                                   float(self.initial_lrs[i]))[1]
                                      for i in range(self.k)]))
-        if active is None:
-            self.twins.train(self.cfg.steps_per_action)
-        else:
-            self.twins.train(self.cfg.steps_per_action, active=active)
+        self.twins.train(self.cfg.steps_per_action, active)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
     def _observe(self, train_loss: torch.Tensor | None,
