@@ -60,6 +60,14 @@ def iqm_interval(values: Sequence[float]) -> Interval:
     return Interval(iqm(x), *_bootstrap((x,), lambda s, axis=-1: stats.trim_mean(s, 0.25, axis=axis)))
 
 
+def _paired(first: Sequence[float], second: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Two methods' final losses on the same seeds, as arrays (+inf: diverged)."""
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"need the same seeds for both methods, got {len(a)} and {len(b)} runs")
+    return a, b
+
+
 def _improvement(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean((a < b) + 0.5 * (a == b), axis=axis)
 
@@ -67,10 +75,7 @@ def _improvement(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 def probability_of_improvement(learned: Sequence[float], other: Sequence[float]) -> Interval:
     """P(learned's final loss < other's) on a seed, ties counting half, over paired seeds, with its
     paired-bootstrap 95% confidence interval. Diverged runs enter as +inf (they lose)."""
-    a = np.asarray(learned, dtype=np.float64)
-    b = np.asarray(other, dtype=np.float64)
-    if len(a) != len(b) or not len(a):
-        raise ValueError(f"need the same seeds for both methods, got {len(a)} and {len(b)} runs")
+    a, b = _paired(learned, other)
     value = float(_improvement(a, b))
     if len(a) < 2:
         return Interval(value, math.nan, math.nan)
@@ -85,10 +90,7 @@ def _regret(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 def regret_interval(method: Sequence[float], oracle: Sequence[float]) -> Interval:
     """The regret of a method to the tuned oracle, mean final loss / the oracle's - 1, over paired seeds,
     with its paired-bootstrap 95% confidence interval (a diverged run, +inf, makes it infinite)."""
-    a = np.asarray(method, dtype=np.float64)
-    b = np.asarray(oracle, dtype=np.float64)
-    if len(a) != len(b) or not len(a):
-        raise ValueError(f"need the same seeds for the method and the oracle, got {len(a)} and {len(b)} runs")
+    a, b = _paired(method, oracle)
     value = float(_regret(a, b))
     if len(a) < 2 or not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
         return Interval(value, math.nan, math.nan)
