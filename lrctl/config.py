@@ -18,15 +18,15 @@ from typing import Any
 
 import yaml
 
-from lrctl.deploy.actions import ACTION_BASES, is_max_lr_ratio
+from lrctl.checks import check_at_most, check_choice, check_distinct, check_positive, check_seed
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_max_lr_ratio
 from lrctl.deploy.feature_sets import FEATURE_SETS
 from lrctl.envs.rewards import REWARDS, TWIN_REWARDS
 from lrctl.error_text import first_line
 from lrctl.errors import ConfigError
-from lrctl.settings import SettingError, get_setting, setting_label
+from lrctl.settings import setting_env_defaults, setting_label
 from lrctl.strict_yaml import StrictYAMLError, excerpt, load_yaml
 
-ACTION_MODES = ("discrete", "continuous")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("cpu", "cuda", "auto")
 VEC_ENVS = ("subproc", "dummy", "batched", "ray")
@@ -283,33 +283,6 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
     return cls(**values)
 
 
-def _setting_defaults(key: str, name: str) -> dict[str, Any]:
-    """The defaults of setting `name` (built-in or an import path), or a ConfigError naming `key`."""
-    try:
-        return dict(get_setting(name).env_defaults)
-    except SettingError as err:
-        raise ConfigError(f"{key}: {err}") from None
-
-
-def _check_choice(key: str, value: str, allowed: typing.Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise ConfigError(f"{key}: unknown value {excerpt(value)}; allowed: {', '.join(allowed)}")
-
-
-def _check_positive(key: str, value: float) -> None:
-    if not value > 0:
-        raise ConfigError(f"{key}: must be > 0, got {excerpt(value)}")
-
-
-def _check_at_most(key: str, value: float, limit: float) -> None:
-    if value > limit:
-        raise ConfigError(f"{key}: {excerpt(value)} is above the limit {limit:,}; lower it")
-
-
-SEED_LIMIT = 2**31
-"""Seeds lie in [0, 2**31): a run's seed plus its timesteps (resume) stays a valid NumPy seed."""
-
 _ENV_LIMITS = {"child_steps": 10**7, "batch_size": 10**6, "val_subset_size": 10**7}
 _TASK_LIMITS = {"widths": 2**16, "channels": 2**12, "depths": 64, "batch_sizes": 10**6, "child_steps": 10**7}
 _PPO_LIMITS = {"total_timesteps": 10**9, "n_envs": 256, "n_steps": 10**6, "batch_size": 10**7, "n_epochs": 10**4}
@@ -317,33 +290,27 @@ _PPO_LIMITS = {"total_timesteps": 10**9, "n_envs": 256, "n_steps": 10**6, "batch
 training without end or exhausting memory."""
 
 
-def check_seed(key: str, seed: int) -> None:
-    """A ConfigError unless `seed` lies in [0, SEED_LIMIT)."""
-    if not 0 <= seed < SEED_LIMIT:
-        raise ConfigError(f"{key}: {excerpt(seed)} is out of range; seeds are integers in [0, 2**31)")
-
-
 def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     """Range checks on an EnvConfig; returns it unchanged or raises ConfigError."""
     p = prefix
-    _setting_defaults(f"{p}setting", cfg.setting)
-    _check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
-    _check_choice(f"{p}action_base", cfg.action_base, ACTION_BASES)
-    _check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
-    _check_choice(f"{p}reward", cfg.reward, REWARDS)
-    _check_choice(f"{p}features", cfg.features, FEATURE_SET_NAMES)
-    _check_choice(f"{p}device", cfg.device, DEVICES)
+    setting_env_defaults(f"{p}setting", cfg.setting)
+    check_choice(f"{p}action_mode", cfg.action_mode, ACTION_MODES)
+    check_choice(f"{p}action_base", cfg.action_base, ACTION_BASES)
+    check_choice(f"{p}optimizer", cfg.optimizer, OPTIMIZERS)
+    check_choice(f"{p}reward", cfg.reward, REWARDS)
+    check_choice(f"{p}features", cfg.features, FEATURE_SET_NAMES)
+    check_choice(f"{p}device", cfg.device, DEVICES)
     for key in ("child_steps", "steps_per_action", "batch_size", "val_subset_size"):
-        _check_positive(f"{p}{key}", getattr(cfg, key))
+        check_positive(f"{p}{key}", getattr(cfg, key))
     for key, limit in _ENV_LIMITS.items():
-        _check_at_most(f"{p}{key}", getattr(cfg, key), limit)
+        check_at_most(f"{p}{key}", getattr(cfg, key), limit)
     if cfg.steps_per_action > cfg.child_steps or cfg.child_steps % cfg.steps_per_action:
         raise ConfigError(
             f"{p}steps_per_action: {cfg.steps_per_action} must divide {p}child_steps "
             f"({cfg.child_steps}); choose a divisor such as 10"
         )
-    _check_positive(f"{p}lr_min", cfg.lr_min)
-    _check_positive(f"{p}lr_max", cfg.lr_max)
+    check_positive(f"{p}lr_min", cfg.lr_min)
+    check_positive(f"{p}lr_max", cfg.lr_max)
     if cfg.lr_min >= cfg.lr_max:
         raise ConfigError(f"{p}lr_min: {cfg.lr_min} must be below {p}lr_max ({cfg.lr_max})")
     if not cfg.initial_lrs:
@@ -375,22 +342,13 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"{p}momentum: must lie in [0, 1), got {cfg.momentum}")
     check_distinct(f"{p}initial_lrs", cfg.initial_lrs)
-    _validate_tasks(cfg, f"{p}tasks.")
+    check_task_distribution(cfg, f"{p}tasks.")
     return cfg
 
 
-def check_distinct(key: str, values: typing.Sequence[object]) -> None:
-    """A ConfigError naming the first value that `values` repeats (it would count twice)."""
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ConfigError(f"{key}: {excerpt(value)} is listed twice; list each value once")
-        seen.add(value)
-
-
-def _validate_tasks(cfg: EnvConfig, p: str) -> None:
-    from lrctl.models import ACTIVATIONS
-    from lrctl.tasks import ARCHITECTURES, TASK_DATASETS, architectures_for
+def check_task_distribution(cfg: EnvConfig, p: str) -> None:
+    """The task distribution's values; the task and model registries check their own names."""
+    from lrctl.tasks import architectures_for, check_task_names
 
     tasks = cfg.tasks
     if not tasks.datasets:
@@ -400,10 +358,9 @@ def _validate_tasks(cfg: EnvConfig, p: str) -> None:
                 raise ConfigError(f"{p}{item.name} is set, but {p}datasets is not, so no task is drawn and it "
                                   f"would be ignored; add {p}datasets (e.g. [digits]) or drop {p}{item.name}")
         return
-    for key, allowed in (("datasets", TASK_DATASETS), ("architectures", ARCHITECTURES),
-                         ("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS)):
-        for i, value in enumerate(getattr(tasks, key)):
-            _check_choice(f"{p}{key}[{i}]", value, allowed)
+    check_task_names(tasks, p)
+    for i, value in enumerate(tasks.optimizers):
+        check_choice(f"{p}optimizers[{i}]", value, OPTIMIZERS)
     for key in ("architectures", "widths", "channels", "depths", "batch_sizes", "child_steps", "activations",
                 "optimizers"):
         values = getattr(tasks, key)
@@ -411,8 +368,8 @@ def _validate_tasks(cfg: EnvConfig, p: str) -> None:
             raise ConfigError(f"{p}{key}: must list at least one choice when {p}datasets is set")
         for i, value in enumerate(values):
             if not isinstance(value, str):
-                _check_positive(f"{p}{key}[{i}]", value)
-                _check_at_most(f"{p}{key}[{i}]", value, _TASK_LIMITS[key])
+                check_positive(f"{p}{key}[{i}]", value)
+                check_at_most(f"{p}{key}[{i}]", value, _TASK_LIMITS[key])
     for i, dataset in enumerate(tasks.datasets):
         if not architectures_for(dataset, tasks.architectures):
             raise ConfigError(f"{p}datasets[{i}]: {dataset} has no child in {p}architectures "
@@ -427,12 +384,12 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     """Range checks on a whole TrainConfig; returns it unchanged or raises ConfigError."""
     validate_env(cfg.env)
     ppo = cfg.ppo
-    _check_choice("ppo.vec_env", ppo.vec_env, VEC_ENVS)
+    check_choice("ppo.vec_env", ppo.vec_env, VEC_ENVS)
     for key in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "learning_rate",
                 "clip_range", "max_grad_norm", "clip_obs"):
-        _check_positive(f"ppo.{key}", getattr(ppo, key))
+        check_positive(f"ppo.{key}", getattr(ppo, key))
     for key, limit in _PPO_LIMITS.items():
-        _check_at_most(f"ppo.{key}", getattr(ppo, key), limit)
+        check_at_most(f"ppo.{key}", getattr(ppo, key), limit)
     for key in ("gamma", "gae_lambda"):
         if not 0 < getattr(ppo, key) <= 1:
             raise ConfigError(f"ppo.{key}: must lie in (0, 1], got {getattr(ppo, key)}")
@@ -441,9 +398,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "
             f"{ppo.n_steps * ppo.n_envs}); lower it or raise ppo.n_steps"
         )
-    _validate_ray(ppo)
+    from lrctl.ray_cluster import check_ray_options
+
+    check_ray_options(ppo)
     check_seed("seed", cfg.seed)
-    _check_positive("checkpoint_every", cfg.checkpoint_every)
+    check_positive("checkpoint_every", cfg.checkpoint_every)
     if not cfg.report_seeds:
         raise ConfigError("report_seeds: must list at least one seed")
     for i, seed in enumerate(cfg.report_seeds):
@@ -454,26 +413,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
-def _validate_ray(ppo: PPOConfig) -> None:
-    """The `ppo.ray` values, checked whichever vec_env runs; Ray itself only where it is the vec_env."""
-    from lrctl.ray_cluster import require_ray
-
-    if ppo.vec_env == "ray":
-        require_ray("ppo.vec_env: ray")
-    ray = ppo.ray
-    _check_positive("ppo.ray.num_cpus_per_env", ray.num_cpus_per_env)
-    _check_positive("ppo.ray.envs_per_actor", ray.envs_per_actor)
-    for key in ("num_gpus_per_env", "max_restarts"):
-        if getattr(ray, key) < 0:
-            raise ConfigError(f"ppo.ray.{key}: must be >= 0, got {excerpt(getattr(ray, key))}")
-    if ppo.vec_env == "ray" and ppo.n_envs % ray.envs_per_actor:
-        raise ConfigError(f"ppo.ray.envs_per_actor: {ray.envs_per_actor} does not divide ppo.n_envs "
-                          f"({ppo.n_envs}); choose a divisor")
-
-
 def env_config(setting: str = "digits-mlp", **overrides: Any) -> EnvConfig:
     """An EnvConfig for `setting` with its defaults, then `overrides` (checked like YAML keys)."""
-    base = _build(EnvConfig, {"setting": setting, **_setting_defaults("setting", setting)}, "")
+    base = _build(EnvConfig, {"setting": setting, **setting_env_defaults("setting", setting)}, "")
     return validate_env(_build(EnvConfig, overrides, "", base), prefix="")
 
 
@@ -535,7 +477,7 @@ def config_from_dict(data: Any, overrides: typing.Sequence[str] = ()) -> TrainCo
     setting = env_data.get("setting", EnvConfig.setting)
     if not isinstance(setting, str):
         raise ConfigError(f"env.setting: expected a string, got {excerpt(setting)}")
-    env_base = _build(EnvConfig, {"setting": setting, **_setting_defaults("env.setting", setting)}, "env.")
+    env_base = _build(EnvConfig, {"setting": setting, **setting_env_defaults("env.setting", setting)}, "env.")
     base = TrainConfig(env=env_base, run_dir=f"runs/{setting_label(setting)}")
     return validate(_build(TrainConfig, data, "", base))
 

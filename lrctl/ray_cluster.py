@@ -12,10 +12,16 @@ import math
 import os
 import socket
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from lrctl.checks import check_positive
 from lrctl.error_text import first_line
 from lrctl.errors import ConfigError
+from lrctl.strict_yaml import excerpt
+
+if TYPE_CHECKING:
+    from lrctl.config import PPOConfig
 
 INSTALL_HINT = 'pip install "lrctl[ray]"'
 
@@ -29,6 +35,21 @@ def require_ray(what: str) -> None:
     """A ConfigError naming `what` and how to install Ray, unless Ray is installed."""
     if not ray_installed():
         raise ConfigError(f"{what} needs Ray, which is not installed; install it with: {INSTALL_HINT}")
+
+
+def check_ray_options(ppo: PPOConfig) -> None:
+    """The `ppo.ray` values, checked whichever vec_env runs; Ray itself only where it is the vec_env."""
+    if ppo.vec_env == "ray":
+        require_ray("ppo.vec_env: ray")
+    ray = ppo.ray
+    check_positive("ppo.ray.num_cpus_per_env", ray.num_cpus_per_env)
+    check_positive("ppo.ray.envs_per_actor", ray.envs_per_actor)
+    for key in ("num_gpus_per_env", "max_restarts"):
+        if getattr(ray, key) < 0:
+            raise ConfigError(f"ppo.ray.{key}: must be >= 0, got {excerpt(getattr(ray, key))}")
+    if ppo.vec_env == "ray" and ppo.n_envs % ray.envs_per_actor:
+        raise ConfigError(f"ppo.ray.envs_per_actor: {ray.envs_per_actor} does not divide ppo.n_envs "
+                          f"({ppo.n_envs}); choose a divisor")
 
 
 def cluster_address(address: str | None) -> str | None:

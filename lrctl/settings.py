@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from lrctl.error_text import describe
-from lrctl.errors import SettingError
+from lrctl.errors import ConfigError, SettingError
 
 if TYPE_CHECKING:
     import torch
@@ -148,6 +148,14 @@ def get_setting(name: str) -> Setting:
             f"unknown setting {name!r}; choose one of: {', '.join(SETTINGS)}, or name your own as "
             "module:attribute"
         ) from None
+
+
+def setting_env_defaults(key: str, name: str) -> dict[str, Any]:
+    """The environment defaults of setting `name` (built-in or an import path), or a ConfigError naming `key`."""
+    try:
+        return dict(get_setting(name).env_defaults)
+    except SettingError as err:
+        raise ConfigError(f"{key}: {err}") from None
 
 
 def setting_label(name: str) -> str:

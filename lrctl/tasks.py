@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from lrctl.checks import check_choice
 from lrctl.data import DatasetSplits, load_dataset
-from lrctl.models import cnn_name, mlp_name
+from lrctl.models import ACTIVATIONS, cnn_name, mlp_name
 
 if TYPE_CHECKING:  # the config checks task names through this module, which needs it for types only
-    from lrctl.config import EnvConfig
+    from lrctl.config import EnvConfig, TaskDistribution
 
 TASK_DATASETS = ("digits", "synthetic", "mnist", "fashion-mnist")
 IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -89,6 +90,14 @@ def episode_task(cfg: EnvConfig, rng: np.random.Generator) -> ChildTask | None:
 
 def _choice(rng: np.random.Generator, values: tuple) -> object:
     return values[int(rng.integers(len(values)))]
+
+
+def check_task_names(tasks: TaskDistribution, prefix: str) -> None:
+    """A ConfigError naming the first dataset, architecture or activation of `tasks` that is not known."""
+    for key, allowed in (("datasets", TASK_DATASETS), ("architectures", ARCHITECTURES),
+                         ("activations", tuple(ACTIVATIONS))):
+        for i, value in enumerate(getattr(tasks, key)):
+            check_choice(f"{prefix}{key}[{i}]", value, allowed)
 
 
 def architectures_for(dataset: str, architectures: tuple[str, ...]) -> tuple[str, ...]:

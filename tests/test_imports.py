@@ -90,3 +90,21 @@ def test_no_import_circle_not_even_through_imports_inside_functions():
     for module in graph:
         if module not in state:
             visit(module, [module])
+
+
+def test_the_config_schema_loads_no_torch_and_no_task_model_or_ray_registry():
+    loaded = _modules_after("import lrctl.config")
+    assert "torch" not in loaded
+    assert not loaded & {"lrctl.tasks", "lrctl.models", "lrctl.ray_cluster", "lrctl.data"}
+
+
+def test_each_registry_checks_its_own_names():
+    from lrctl.config import ConfigError, env_config
+    from lrctl.tasks import check_task_names
+
+    with pytest.raises(ConfigError, match=r"tasks\.activations\[0\]: unknown value 'swish'"):
+        env_config(tasks={"datasets": ["digits"], "activations": ["swish"]})
+    cfg = env_config(tasks={"datasets": ["digits"]})
+    cfg.tasks.architectures = ("transformer",)
+    with pytest.raises(ConfigError, match=r"x\.architectures\[0\]: unknown value 'transformer'"):
+        check_task_names(cfg.tasks, "x.")

@@ -8,12 +8,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+ACTION_MODES = ("discrete", "continuous")
+"""Discrete: up, down or keep by the capped factor; continuous: a factor within the cap."""
 DISCRETE_UP, DISCRETE_DOWN, DISCRETE_KEEP = 0, 1, 2
 
 DECAY_SHAPES = {"cosine": lambda f: 0.5 * (1.0 + math.cos(math.pi * f)),
                 "linear": lambda f: 1.0 - min(1.0, f)}
 """Decay to 0 as a multiplier of the initial LR, by the fraction f of the budget done: the cosine and
-linear baselines and the shapes the capped baselines follow."""
+linear baselines and the bases a residual policy corrects."""
 
 ONECYCLE_WARMUP, ONECYCLE_DIV, ONECYCLE_FINAL_DIV = 0.3, 25.0, 1e4
 """`torch.optim.lr_scheduler.OneCycleLR`'s defaults: pct_start, div_factor, final_div_factor."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lrctl.atomic import write_atomic
-from lrctl.deploy.actions import ACTION_BASES, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_max_lr_ratio
 from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
 
@@ -301,7 +301,7 @@ def _finite(values: Any) -> bool:
 def policy_problem(policy: Policy) -> str | None:
     """What makes `policy` unusable (non-finite weights or statistics, bounds, shapes), or None."""
     spec = policy.spec
-    if spec.action_mode not in ("discrete", "continuous"):
+    if spec.action_mode not in ACTION_MODES:
         return f"unknown action mode {spec.action_mode!r}"
     if not (isinstance(spec.max_change, (int, float)) and 0 < spec.max_change < 1):
         return f"max_change {spec.max_change!r} outside (0, 1)"

@@ -15,11 +15,10 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from lrctl.checks import check_distinct, check_seed
 from lrctl.config import (
     ConfigError,
     EnvConfig,
-    check_distinct,
-    check_seed,
     validate_env,
 )
 from lrctl.evaluation.baseline_names import BASELINES, PEER_PACKAGES

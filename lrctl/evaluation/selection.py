@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lrctl.checks import check_distinct, check_seed
 from lrctl.config import (
     ConfigError,
     EnvConfig,
     TrainConfig,
-    check_distinct,
-    check_seed,
     load_config,
     validate_env,
 )
