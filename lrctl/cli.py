@@ -1,4 +1,4 @@
-"""The `lrctl` command line: train, evaluate, export, select, data import.
+"""The `lrctl` command line: train, evaluate, transfer, export, select, combine, upgrade-run, data import.
 
 Every user error ends with one line on stderr naming the bad value and what to do, and exit status 2.
 """
@@ -70,6 +70,23 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                         "local Ray started for it (needs: pip install \"lrctl[ray]\")")
 
 
+def _add_transfer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transfer", help="rank a policy and its regret to a tuned oracle on held-out task families",
+                       description="The held-out transfer benchmark: on task families no shipped policy trained "
+                                   "on, each with its own seeds, the policy's rank among the same-start schedules "
+                                   "and every method's regret to the tuned oracle; writes one evaluation folder "
+                                   "per family, transfer.md and transfer.csv.")
+    p.add_argument("--policy", help="policy file (default: the shipped general policy)")
+    p.add_argument("--families", nargs="+", metavar="NAME", help="run only these families (default: all)")
+    p.add_argument("--seeds-per-family", type=int, default=5, help="evaluation seeds per family (default 5)")
+    p.add_argument("--initial-lrs", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4],
+                   help="initial LRs (default: 1e-2 1e-3 1e-4)")
+    p.add_argument("--out", default="eval/transfer", help="output folder (default: eval/transfer)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, a fifth of each budget")
+    p.add_argument("--no-peers", action="store_true", help="leave out schedule-free Adam, Prodigy and D-Adaptation")
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write RUN_DIR/policy.pt from a finished run")
     p.add_argument("run_dir")
@@ -128,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_transfer(sub)
     _add_export(sub)
     _add_select(sub)
     _add_combine(sub)
@@ -190,6 +208,47 @@ def _evaluate(args: argparse.Namespace) -> int:
     paths = write_outputs(result, out, command.strip())
     print(paths["summary"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from lrctl.atomic import write_text_atomic
+    from lrctl.data import ensure_data
+    from lrctl.evaluation.outputs import write_outputs
+    from lrctl.evaluation.protocol import evaluate, plan_for
+    from lrctl.evaluation.setup import resolve_environment
+    from lrctl.evaluation.transfer import BASELINES, LR_FREE, cells_of, family_seeds, transfer_csv, transfer_markdown
+    from lrctl.evaluation.transfer_families import FAMILIES
+    from lrctl.progress import progress_reporter
+
+    names = list(dict.fromkeys(args.families or FAMILIES))
+    for name in names:
+        if name not in FAMILIES:
+            raise _UsageError(f"--families: unknown family {name!r}; choose from: {', '.join(FAMILIES)}")
+    if args.seeds_per_family < 2:
+        raise _UsageError(f"--seeds-per-family {args.seeds_per_family}: intervals need at least 2 seeds; use 5 or more")
+    baselines = [b for b in BASELINES if not (args.no_peers and b in LR_FREE)]
+    out = _writable_folder(Path(args.out), "--out")
+    plans = {}
+    for name in names:  # every family checked before any run starts
+        env, policy = resolve_environment(FAMILIES[name], None, args.policy)
+        plans[name] = plan_for(env, policy, seeds=family_seeds(list(FAMILIES).index(name), args.seeds_per_family),
+                               initial_lrs=args.initial_lrs, workers=args.workers, quick=args.quick,
+                               include_peers=not args.no_peers, baselines=baselines)
+        ensure_data(env)
+    command = _printable("lrctl " + " ".join(sys.argv[1:]))
+    cells = []
+    for name, plan in plans.items():
+        print(f"family {name}", file=sys.stderr)
+        result = evaluate(plan, progress_factory=progress_reporter)
+        remove_leftovers(out / name)
+        write_outputs(result, out / name, f"{command}  # family {name}")
+        cells += cells_of(name, result)
+    report = transfer_markdown(cells, command)
+    write_text_atomic(out / "transfer.csv", transfer_csv(cells))
+    write_text_atomic(out / "transfer.md", report)
+    print(report)
+    print(f"wrote {out / 'transfer.md'}, {out / 'transfer.csv'} and a folder per family")
     return 0
 
 
@@ -307,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrctl.errors import USER_ERRORS
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "export": _export, "select": _select, "combine": _combine,
+    handlers = {"train": _train, "evaluate": _evaluate, "transfer": _transfer, "export": _export, "select": _select, "combine": _combine,
                 "upgrade-run": _upgrade_run, "data": _data}
     try:
         with warnings.catch_warnings():

@@ -145,6 +145,13 @@ def synthetic_classification(seed: int) -> DatasetSplits:
         n_classes=n_classes, class_sep=float(rng.uniform(*_SYNTHETIC_CLASS_SEP)),
         flip_y=float(rng.uniform(*_SYNTHETIC_LABEL_NOISE)), random_state=int(rng.integers(2**31 - 1)),
     )
+    return standardised_splits(x, y, n_classes, rng)
+
+
+def standardised_splits(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.random.Generator) -> DatasetSplits:
+    """Tabular data split at random (by `rng`) into test, validation and training parts, each feature
+    standardised with the training part's mean and standard deviation."""
+    n_samples = len(x)
     x = torch.as_tensor(x, dtype=torch.float32)
     y = torch.as_tensor(y, dtype=torch.int64)
     perm = torch.as_tensor(rng.permutation(n_samples))
