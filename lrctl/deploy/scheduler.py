@@ -237,7 +237,8 @@ class PolicyScheduler(LRScheduler):
         )
         features = obs[0]
         if not np.all(np.isfinite(features)):
-            # A diverging run: a non-finite observation never reaches the policy; keep the LR.
+            # The deploy-time side of the divergence rule (lrctl.children.child.diverged): a non-finite
+            # observation never reaches the policy; the LR stays and the user's loop decides what to do.
             self.skipped_decisions += 1
             return
         action = self.policy.act(features) if self.deterministic else \

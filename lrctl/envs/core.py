@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lrctl.children.child import DRAWN, episode_rng, final_metrics, start_episode
+from lrctl.children.child import DRAWN, diverged, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.deploy.actions import decision_lrs, keep_action
@@ -172,7 +172,7 @@ class EpisodeCore:
         losses = self.children.train(cfg.steps_per_action, active)
         train_loss = mean_train_loss(losses)
         obs, val_losses = self._observe(train_loss)
-        finite = self.children.finite() & np.isfinite(obs).all(axis=1)
+        finite = self.children.finite() & ~diverged(obs)
         steps = self.children.step_counts()
         train_losses = train_loss.cpu().numpy()
         step_losses = losses.cpu().numpy()

@@ -7,7 +7,6 @@ setting's children cannot be batched).
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import threading
@@ -15,9 +14,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from lrctl.children.child import ChildRun, episode_rng, final_metrics, start_episode
+from lrctl.children.child import ChildRun, diverged, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import setting_data
 from lrctl.deploy.features import validation_losses
@@ -80,8 +80,8 @@ def run_task(task: Task) -> RunResult:
     while child.step_count < cfg.child_steps and not result.diverged:
         first = len(result.train_losses)
         child.train(cfg.steps_per_action, after_step)
-        bad = [j for j, v in enumerate(result.train_losses[first:]) if not math.isfinite(v)]
-        if bad:
+        bad = np.flatnonzero(diverged(np.array(result.train_losses[first:])[:, None]))  # per step
+        if len(bad):
             del result.lrs[first + bad[0] + 1:], result.train_losses[first + bad[0] + 1:]
             result.diverged = True
             break
@@ -90,13 +90,13 @@ def run_task(task: Task) -> RunResult:
         driver.train_mode()
         result.val_steps.append(child.step_count)
         result.val_losses.append(val_loss)
-        result.diverged = not math.isfinite(val_loss)
+        result.diverged = bool(diverged([val_loss]))
         driver.after_validation(val_loss)
         lr_of_next_step = driver.lr
     if not result.diverged:
         driver.eval_mode()
         result.final = final_metrics(child.evaluate, data)
-        result.diverged = not all(math.isfinite(v) for v in result.final.values())
+        result.diverged = bool(diverged(list(result.final.values())))
     result.wall_time_s = time.perf_counter() - start
     return result
 
