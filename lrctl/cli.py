@@ -75,7 +75,7 @@ def _add_transfer(sub: argparse._SubParsersAction) -> None:
                        description="The held-out transfer benchmark: on task families no shipped policy trained "
                                    "on, each with its own seeds, the policy's rank among the same-start schedules "
                                    "and every method's regret to the tuned oracle; writes one evaluation folder "
-                                   "per family, transfer.md and transfer.csv.")
+                                   "per family, and summary.md and results.csv over all of them.")
     p.add_argument("--policy", help="policy file (default: the shipped general policy)")
     p.add_argument("--families", nargs="+", metavar="NAME", help="run only these families (default: all)")
     p.add_argument("--seeds-per-family", type=int, default=5, help="evaluation seeds per family (default 5)")
@@ -245,10 +245,10 @@ def _transfer(args: argparse.Namespace) -> int:
         write_outputs(result, out / name, f"{command}  # family {name}")
         cells += cells_of(name, result)
     report = transfer_markdown(cells, command)
-    write_text_atomic(out / "transfer.csv", transfer_csv(cells))
-    write_text_atomic(out / "transfer.md", report)
+    write_text_atomic(out / "results.csv", transfer_csv(cells))
+    write_text_atomic(out / "summary.md", report)
     print(report)
-    print(f"wrote {out / 'transfer.md'}, {out / 'transfer.csv'} and a folder per family")
+    print(f"wrote {out / 'summary.md'}, {out / 'results.csv'} and a folder per family")
     return 0
 
 

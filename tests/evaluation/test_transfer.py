@@ -105,8 +105,8 @@ def test_the_command_runs_a_family_and_writes_the_report(tmp_path, capsys):
                  "--initial-lrs", "1e-2", "1e-3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "# Transfer benchmark" in printed and "| breast-cancer | 0.01 |" in printed
-    assert (out / "transfer.md").read_text() in printed
-    rows = list(csv.DictReader((out / "transfer.csv").open()))
+    assert (out / "summary.md").read_text() in printed
+    rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["method"] for r in rows} == {LEARNED, *SAME_START}
     assert {r["initial_lr"] for r in rows} == {"0.01", "0.001"}
     assert (out / "breast-cancer" / "results.csv").is_file()
