@@ -11,11 +11,10 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from lrctl.children.batched import BatchedChildren
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.envs.batched_episodes import BatchedEpisodes
-from lrctl.envs.core import EpisodeCore
+from lrctl.envs.core import Children, EpisodeCore
 from lrctl.envs.lr_control import action_space, observation_space
 from lrctl.tasks import ChildTask
 
@@ -47,7 +46,7 @@ class BatchedLRControlVecEnv(VecEnv):
         return self.episodes.core
 
     @property
-    def children(self) -> BatchedChildren:
+    def children(self) -> Children:
         return self.episodes.children
 
     @property

@@ -261,3 +261,90 @@ class BatchedChildren:
     def finite(self) -> np.ndarray:
         """(K,) True where every parameter of the child is finite."""
         return torch.isfinite(self.flat.sum(dim=1)).cpu().numpy()
+
+
+class ChildrenWithTwins:
+    """K children and their K twins as the two halves of one `BatchedChildren` of 2K: one training pass
+    and one validation pass serve both.
+
+    `children` (rows 0..K-1) and `twins` (rows K..2K-1) each have the `Children` interface of the
+    episode core; `train` steps both halves at once. Each row is computed as it would be in a batch of
+    its own half (the batched products and the per-child optimizer kernels treat every row alone), so
+    the results are those of two `BatchedChildren` of K, bit for bit (tests pin it).
+
+    Args:
+        data: the task's splits.
+        model_name: the child network's name or factory.
+        cfg: the environment's config.
+        k: the number of children (and of twins).
+        task: the task every child trains, where the config draws tasks.
+    """
+
+    def __init__(self, data: DatasetSplits, model_name: str | ModelFactory, cfg: EnvConfig, k: int,
+                 task: ChildTask | None = None) -> None:
+        self.batch = BatchedChildren(data, model_name, cfg, 2 * k, task)
+        self.k = k
+        self.children = _Half(self, 0)
+        self.twins = _Half(self, k)
+        self._val_logits: torch.Tensor | None = None
+
+    def train(self, n_steps: int, active: np.ndarray | None = None) -> torch.Tensor:
+        """`n_steps` steps of every child and its twin (of those `active` marks, K bools); returns the
+        children's (K, n_steps) training losses."""
+        self._val_logits = None
+        both = None if active is None else np.concatenate([active, active])
+        return self.batch.train(n_steps, both)[:self.k]
+
+    def val_logits(self) -> torch.Tensor:
+        """(2K, N, C): computed once per state of the children, for both halves."""
+        if self._val_logits is None:
+            self._val_logits = self.batch.val_logits()
+        return self._val_logits
+
+    def changed(self) -> None:
+        """Forget the validation logits (a child was reset)."""
+        self._val_logits = None
+
+
+class _Half:
+    """The children (or the twins) of a `ChildrenWithTwins`: rows offset..offset+K-1 of its batch."""
+
+    def __init__(self, pair: ChildrenWithTwins, offset: int) -> None:
+        self.pair, self.k = pair, pair.k
+        self.rows = slice(offset, offset + pair.k)
+        self.offset = offset
+
+    @property
+    def task(self) -> ChildTask | None:
+        return self.pair.batch.task
+
+    def reset_child(self, i: int, seed: int, lr: float, task: ChildTask | None = None) -> None:
+        self.pair.batch.reset_child(self.offset + i, seed, lr, task)
+        self.pair.changed()
+
+    def data_of(self, i: int) -> DatasetSplits:
+        return self.pair.batch.data
+
+    def set_lrs(self, lrs: np.ndarray) -> None:
+        self.pair.batch.lrs[self.rows] = np.asarray(lrs, dtype=np.float64)
+
+    def train(self, n_steps: int, active: np.ndarray | None = None) -> torch.Tensor:
+        raise RuntimeError("the children and their twins train together: call ChildrenWithTwins.train")
+
+    def val_logits(self) -> torch.Tensor:
+        return self.pair.val_logits()[self.rows]
+
+    def val_labels(self) -> torch.Tensor:
+        return self.pair.batch.val_y[self.rows]
+
+    def output_weight(self) -> torch.Tensor:
+        return self.pair.batch.output_weight()[self.rows]
+
+    def finite(self) -> np.ndarray:
+        return self.pair.batch.finite()[self.rows]
+
+    def step_counts(self) -> np.ndarray:
+        return self.pair.batch.step_counts()[self.rows]
+
+    def evaluate(self, i: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        return self.pair.batch.evaluate(self.offset + i, x, y)

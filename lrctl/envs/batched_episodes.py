@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from lrctl.children.batched import BatchedChildren
+from lrctl.children.batched import BatchedChildren, ChildrenWithTwins
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits, setting_data
 from lrctl.device import resolve_device
-from lrctl.envs.core import Decision, EpisodeCore
+from lrctl.envs.core import Children, Decision, EpisodeCore
 from lrctl.envs.rewards import needs_twins
 from lrctl.settings import ModelFactory, get_setting
 from lrctl.tasks import ChildTask, draw_task, draws_tasks
@@ -49,9 +49,12 @@ class BatchedEpisodes:
         """The task every child trains this round (None without a task distribution)."""
 
     def _children(self, data: DatasetSplits, model_name: str | ModelFactory, cfg: EnvConfig,
-                  task: ChildTask | None = None) -> tuple[BatchedChildren, BatchedChildren | None]:
-        twins = BatchedChildren(data, model_name, cfg, self.k, task) if needs_twins(cfg) else None
-        return BatchedChildren(data, model_name, cfg, self.k, task), twins
+                  task: ChildTask | None = None) -> tuple[Children, Children | None]:
+        """The K children, and their K twins where the reward needs them, as halves of one batched pass."""
+        if not needs_twins(cfg):
+            return BatchedChildren(data, model_name, cfg, self.k, task), None
+        pair = ChildrenWithTwins(data, model_name, cfg, self.k, task)
+        return pair.children, pair.twins
 
     def start(self, indices: list[int], seeds: list[int | None] | None = None,
               lrs: list[Any] | None = None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:

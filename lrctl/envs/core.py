@@ -169,7 +169,12 @@ class EpisodeCore:
                                                            int(steps_before[i]), int(self.budgets[i]),
                                                            cfg.steps_per_action, float(self.initial_lrs[i]), noise)
         self.children.set_lrs(self.lrs)
-        losses = self.children.train(cfg.steps_per_action, active)
+        together = self._trained_together()
+        if together is not None:  # the twins' LRs do not depend on the actions: one pass trains both
+            self.twins.set_lrs(self._twin_lrs(steps_before))
+            losses = together.train(cfg.steps_per_action, active)
+        else:
+            losses = self.children.train(cfg.steps_per_action, active)
         train_loss = mean_train_loss(losses)
         obs, val_losses = self._observe(train_loss)
         finite = self.children.finite() & ~diverged(obs)
@@ -177,7 +182,7 @@ class EpisodeCore:
         train_losses = train_loss.cpu().numpy()
         step_losses = losses.cpu().numpy()
         self.decisions += moving
-        twin_val_losses = self._train_twins(steps_before, active)
+        twin_val_losses = self._twins_after(steps_before, active, trained=together is not None)
         rewards = decision_reward(cfg.reward, self._val_losses, val_losses, self._twin_val_losses,
                                   twin_val_losses, cfg.reward_bound).astype(np.float32)
         terminated = (~finite | (steps >= self.budgets)) & moving
@@ -210,17 +215,27 @@ class EpisodeCore:
         self.running &= ~terminated
         return Decision(obs.copy(), rewards, terminated, infos)
 
-    def _train_twins(self, steps_before: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
-        """Train the twins as far as their children (at the initial LR, or keeping every decision over the
-        base schedule for `log_improvement_vs_base`); their validation losses (NaN: no twins)."""
+    def _trained_together(self) -> Any:
+        """The `ChildrenWithTwins` whose one pass trains the children and their twins, or None."""
+        pair = getattr(self.children, "pair", None)
+        return pair if pair is not None and getattr(self.twins, "pair", None) is pair else None
+
+    def _twin_lrs(self, steps_before: np.ndarray) -> np.ndarray:
+        """The twins' LRs for the coming steps: every decision kept, at the initial LR, or over the base
+        schedule for `log_improvement_vs_base`."""
+        rule, keep = self._twin_rule, keep_action(self.cfg.action_mode)
+        return np.array([decision_lrs(rule, float(self.initial_lrs[i]), keep, int(steps_before[i]),
+                                      int(self.budgets[i]), self.cfg.steps_per_action, float(self.initial_lrs[i]))[1]
+                         for i in range(self.k)])
+
+    def _twins_after(self, steps_before: np.ndarray, active: np.ndarray | None, trained: bool) -> np.ndarray:
+        """The twins' validation losses once they are as far as their children (NaN: no twins); trains
+        them here unless they `trained` in the children's pass."""
         if self.twins is None:
             return np.full(self.k, math.nan)
-        rule, keep = self._twin_rule, keep_action(self.cfg.action_mode)
-        self.twins.set_lrs(np.array([decision_lrs(rule, float(self.initial_lrs[i]), keep, int(steps_before[i]),
-                                                  int(self.budgets[i]), self.cfg.steps_per_action,
-                                                  float(self.initial_lrs[i]))[1]
-                                     for i in range(self.k)]))
-        self.twins.train(self.cfg.steps_per_action, active)
+        if not trained:
+            self.twins.set_lrs(self._twin_lrs(steps_before))
+            self.twins.train(self.cfg.steps_per_action, active)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
     def _observe(self, train_loss: torch.Tensor | None,
