@@ -366,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrctl.errors import USER_ERRORS
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "transfer": _transfer, "export": _export, "select": _select, "combine": _combine,
-                "upgrade-run": _upgrade_run, "data": _data}
+    handlers = {"train": _train, "evaluate": _evaluate, "transfer": _transfer, "export": _export, "select": _select,
+                "combine": _combine, "upgrade-run": _upgrade_run, "data": _data}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
