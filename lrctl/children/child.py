@@ -37,21 +37,6 @@ class ChildSeeds:
         return cls(int(init) >> 1, int(batches) >> 1, int(val_subset) >> 1)
 
 
-def diverged(values: Any) -> np.ndarray:
-    """The divergence rule, one for the environment and the evaluation: a run has diverged once a value
-    it reports (a loss, a feature computed from the losses, an end-of-run metric) is not finite. Per row
-    of `values` (the last axis holds one run's values): True where any is NaN or infinite.
-
-    The environment ends such an episode with its penalty and the evaluation records the run as
-    diverged; a deployed `PolicyScheduler` instead keeps the LR and lets the user's loop decide.
-
-    Example:
-        >>> diverged([[0.5, 0.4], [0.3, float("nan")]]).tolist()
-        [False, True]
-    """
-    return ~np.isfinite(np.asarray(values, dtype=np.float64)).all(axis=-1)
-
-
 def final_metrics(evaluate: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]],
                   data: DatasetSplits) -> dict[str, float]:
     """End-of-run metrics of a child: loss and accuracy on the full validation and the test split.

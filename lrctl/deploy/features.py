@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,6 +62,23 @@ def feature_set_name(names: Sequence[str]) -> str:
         if tuple(names) == members:
             return name
     raise ValueError(f"features {list(names)} are none of the sets {', '.join(FEATURE_SETS)}")
+
+
+def diverged(values: Any) -> np.ndarray:
+    """The divergence rule, one for the environment, the evaluation and the scheduler: a run has
+    diverged once a value it reports (a loss, a feature computed from the losses, an end-of-run metric)
+    is not finite. Per row of `values` (the last axis holds one run's values): True where any is NaN or
+    infinite.
+
+    The environment ends such an episode with its penalty and the evaluation records the run as
+    diverged; a deployed `PolicyScheduler` keeps the LR instead (its policy never sees such an
+    observation) and leaves the run to the user's loop.
+
+    Example:
+        >>> diverged([[0.5, 0.4], [0.3, float("nan")]]).tolist()
+        [False, True]
+    """
+    return ~np.isfinite(np.asarray(values, dtype=np.float64)).all(axis=-1)
 
 
 def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:

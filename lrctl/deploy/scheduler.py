@@ -22,6 +22,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrctl.deploy.actions import decision_lrs
 from lrctl.deploy.features import (
     FeatureTracker,
+    diverged,
     eval_mode,
     forward_in_eval_mode,
     mean_train_loss,
@@ -236,9 +237,7 @@ class PolicyScheduler(LRScheduler):
             starting=[0] if train_loss is None else None,
         )
         features = obs[0]
-        if not np.all(np.isfinite(features)):
-            # The deploy-time side of the divergence rule (lrctl.children.child.diverged): a non-finite
-            # observation never reaches the policy; the LR stays and the user's loop decides what to do.
+        if diverged(features):  # never reaches the policy; the LR stays and the user's loop decides
             self.skipped_decisions += 1
             return
         action = self.policy.act(features) if self.deterministic else \

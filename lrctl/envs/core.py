@@ -27,12 +27,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lrctl.children.child import DRAWN, diverged, episode_rng, final_metrics, start_episode
+from lrctl.children.child import DRAWN, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import DatasetSplits
 from lrctl.deploy.actions import decision_lrs, keep_action
 from lrctl.deploy.features import (
     FeatureTracker,
+    diverged,
     feature_set,
     mean_train_loss,
     validation_losses,

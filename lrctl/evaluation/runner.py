@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lrctl.children.child import ChildRun, diverged, episode_rng, final_metrics, start_episode
+from lrctl.children.child import ChildRun, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import setting_data
-from lrctl.deploy.features import validation_losses
+from lrctl.deploy.features import diverged, validation_losses
 from lrctl.deploy.policy import Policy, load_policy
 from lrctl.deploy.spec_mapping import acting_as
 from lrctl.device import resolve_device
