@@ -62,21 +62,20 @@ class Cell:
     """Each method's regret to the oracle."""
 
     @property
-    def ranked(self) -> list[str]:
-        """The policy and the same-start schedules, best first (a tie keeps the listed order)."""
-        return sorted((m for m in (LEARNED, *SAME_START) if m in self.mean_loss), key=self.mean_loss.__getitem__)
-
-    @property
     def rank(self) -> int:
         """The policy's rank among the same-start methods: 1 is best; a tie counts in its favour."""
         mine = self.mean_loss[LEARNED]
-        return 1 + sum(self.mean_loss[m] < mine for m in self.ranked if m != LEARNED)
+        return 1 + sum(self.mean_loss[m] < mine for m in SAME_START if m in self.mean_loss)
+
+    @property
+    def best_same_start(self) -> str:
+        """The same-start schedule with the lowest mean loss."""
+        return min((m for m in SAME_START if m in self.mean_loss), key=self.mean_loss.__getitem__)
 
     @property
     def behind_best_same_start(self) -> float:
         """The policy's mean loss / the best same-start schedule's - 1 (negative: the policy is ahead)."""
-        best = min(self.mean_loss[m] for m in SAME_START if m in self.mean_loss)
-        return self.mean_loss[LEARNED] / best - 1.0
+        return self.mean_loss[LEARNED] / self.mean_loss[self.best_same_start] - 1.0
 
 
 def _family_of(name: str) -> str:
@@ -93,7 +92,7 @@ def cells_of(family: str, result: EvaluationResult) -> list[Cell]:
         runs: dict[str, list[RunResult]] = {}
         for run in result.runs:
             if run.initial_lr == lr0:
-                runs.setdefault(_family_of(run.method) if run.method != LEARNED else LEARNED, []).append(run)
+                runs.setdefault(_family_of(run.method), []).append(run)
         oracle_runs = runs.pop("oracle")
         cell = Cell(family, lr0, result.oracle, {m: statistics.fmean(r.final_val_loss for r in rs)
                                                   for m, rs in runs.items()})
@@ -122,7 +121,7 @@ def _summary_row(name: str, regrets: list[float]) -> str:
 
 def transfer_markdown(cells: Sequence[Cell], command: str = "") -> str:
     """The benchmark's report: the goal's measures over all cells, then one row per (family, initial LR)."""
-    peers = [m for m in ("schedule-free", "prodigy", "d-adaptation") if all(m in c.regret for c in cells)]
+    peers = [m for m in LR_FREE if all(m in c.regret for c in cells)]
     lines = ["# Transfer benchmark", ""]
     if command:
         lines += ["```bash", command, "```", ""]
@@ -145,7 +144,7 @@ def transfer_markdown(cells: Sequence[Cell], command: str = "") -> str:
               "| family | initial LR | oracle | rank | learned | best same-start | " + " | ".join(peers) + " |",
               "| --- | --- | --- | --- | --- | --- |" + " --- |" * len(peers)]
     for c in cells:
-        best = min(SAME_START, key=lambda m: c.mean_loss[m])
+        best = c.best_same_start
         peer_cells = " | ".join(_interval(c.regret[m]) for m in peers)
         lines.append(f"| {c.family} | {c.initial_lr:g} | {c.oracle[0]} {c.oracle[1]:g} | {c.rank} | "
                      f"{_interval(c.regret[LEARNED])} | {best} {_percent(c.regret[best].value)} | {peer_cells} |")

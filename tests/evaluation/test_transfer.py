@@ -12,6 +12,7 @@ import pytest
 from lrctl.cli import main
 from lrctl.evaluation.protocol import DEFAULT_EVAL_SEEDS, DEFAULT_TUNING_SEEDS
 from lrctl.evaluation.records import RunResult
+from lrctl.evaluation.statistics import Interval
 from lrctl.evaluation.transfer import LEARNED, SAME_START, Cell, cells_of, family_seeds, transfer_markdown
 from lrctl.evaluation.transfer_families import FAMILIES
 from lrctl.settings import get_setting
@@ -88,8 +89,6 @@ def test_the_report_states_the_goal_measures_and_a_row_per_cell():
     cells = [_cell({LEARNED: 1.0, **{m: 1.1 for m in SAME_START}}, oracle_lr=1e-3),
              _cell({LEARNED: 1.2, **{m: 1.1 for m in SAME_START}}, oracle_lr=1e-2)]
     for cell, regret in zip(cells, (0.0, 0.2)):
-        from lrctl.evaluation.statistics import Interval
-
         cell.regret = {m: Interval(regret if m == LEARNED else 0.1, math.nan, math.nan) for m in (LEARNED, *SAME_START)}
     report = transfer_markdown(cells)
     assert "first among the same-start schedules in 1/2 cells" in report
