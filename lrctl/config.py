@@ -99,6 +99,10 @@ class EnvConfig:
     over the first 30% of the budget, then down)."""
     max_change: float = 0.05
     """Largest relative LR change per decision, in (0, 1)."""
+    cap_decisions: int = 0
+    """0: max_change caps every decision. N > 0: max_change is the cap at N decisions per budget, and a
+    budget of n decisions caps each at (1 + max_change) ** (N / n) - 1, so that the LR can move as far
+    over a short budget as over a long one."""
     max_lr_ratio: float = 0.0
     """0: off. r >= 1: the policy's LR never rises above r times the episode's initial LR (before the base
     schedule multiplies it), so with a decaying action_base and r = 1 the applied LR stays at or below the
@@ -327,6 +331,9 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
                               f"= [{cfg.lr_min}, {cfg.lr_max}], got {list(low_high)}")
     if not 0 < cfg.max_change < 1:
         raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
+    if cfg.cap_decisions < 0:
+        raise ConfigError(f"{p}cap_decisions: must be 0 (max_change caps every decision) or a positive number of "
+                          f"decisions, got {cfg.cap_decisions!r}")
     if not is_max_lr_ratio(cfg.max_lr_ratio):
         raise ConfigError(f"{p}max_lr_ratio: must be 0 (off) or at least 1 (a ceiling below the initial LR "
                           f"would move the first decision by more than max_change), got {cfg.max_lr_ratio}")

@@ -20,7 +20,7 @@ _SCALE_FREE_STATS = {"log_val_ratio": (-0.3, 0.1), "log_train_ratio": (-0.3, 0.1
 
 def make_policy(action_mode: str = "discrete", steps_per_action: int = 5, child_steps: int = 20,
                 seed: int = 0, features: str = "paper", action_base: str = "constant",
-                max_lr_ratio: float = 0.0) -> Policy:
+                max_lr_ratio: float = 0.0, cap_decisions: int = 0) -> Policy:
     """A seeded random actor with plausible observation statistics: it takes varied actions."""
     names = feature_set(features)
     torch.manual_seed(seed)
@@ -30,7 +30,7 @@ def make_policy(action_mode: str = "discrete", steps_per_action: int = 5, child_
             p.mul_(3.0)
     spec = PolicySpec(names, action_mode, 0.05, 1e-6, 1.0, steps_per_action, child_steps,
                       "digits-mlp", (1e-2, 1e-3), "test", action_base=action_base,
-                      max_lr_ratio=max_lr_ratio)
+                      max_lr_ratio=max_lr_ratio, cap_decisions=cap_decisions)
     paper = dict(zip(FEATURE_NAMES, zip([1.5, 1.5, 0.02, 1e-4, 0.0, 0.01, -3.0, 0.5],
                                         [0.3, 0.3, 1e-4, 1e-8, 1e-6, 1e-5, 0.5, 0.1])))
     stats = {**paper, **_SCALE_FREE_STATS}

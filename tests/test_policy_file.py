@@ -115,6 +115,7 @@ UNUSABLE = {
     "nan-log-std": (lambda d: d["log_std"].fill_(float("nan")), "log_std"),
     "unknown-optimizer": (lambda d: d["spec"].update(optimizers=["lbfgs"]), "lbfgs"),
     "unknown-action-base": (lambda d: d["spec"].update(action_base="exponential"), "exponential"),
+    "negative-cap-decisions": (lambda d: d["spec"].update(cap_decisions=-5), "cap_decisions -5"),
     "wrong-output-size": (lambda d: d["spec"].update(action_mode="discrete"), "outputs"),
 }
 

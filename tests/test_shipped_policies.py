@@ -48,7 +48,7 @@ def test_each_member_of_the_general_policy_acts_as_its_config_says():
     members = load_policy(shipped_policy_path()).members
     for member, config in zip(members, ("general.yaml", "experiments/general_bounded.yaml")):
         spec, env = member.spec, load_config(CONFIGS / config).env
-        assert (spec.action_base, spec.max_change, spec.action_mode, spec.max_lr_ratio) == \
-            (env.action_base, env.max_change, env.action_mode, env.max_lr_ratio)
+        assert (spec.action_base, spec.max_change, spec.cap_decisions, spec.action_mode, spec.max_lr_ratio) == \
+            (env.action_base, env.max_change, env.cap_decisions, env.action_mode, env.max_lr_ratio)
         assert spec.feature_names == feature_set(env.features)
         assert spec.optimizers == tuple(env.tasks.optimizers)

@@ -124,6 +124,7 @@ class ActionRule(Protocol):
     action_mode: str
     action_base: str
     max_change: float
+    cap_decisions: int
     max_lr_ratio: float
     lr_min: float
     lr_max: float
@@ -143,12 +144,28 @@ def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
     return rule.lr_max
 
 
+def decision_cap(rule: ActionRule, budget: int, steps_per_action: int) -> float:
+    """The cap of one decision in a budget of `budget` steps: `max_change`, or where `cap_decisions` N is
+    set, (1 + max_change) ** (N / n) - 1 for a budget of n decisions, so that the LR can move as far over
+    a short budget as over a long one (N decisions at max_change).
+
+    Example:
+        >>> from lrctl.config import EnvConfig
+        >>> round(decision_cap(EnvConfig(max_change=0.1, cap_decisions=100), 200, 5), 4)  # 40 decisions
+        0.2691
+    """
+    if rule.cap_decisions <= 0:
+        return rule.max_change
+    decisions = max(1, -(-budget // steps_per_action))
+    return (1.0 + rule.max_change) ** (rule.cap_decisions / decisions) - 1.0
+
+
 def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: int, budget: int,
                  steps_per_action: int, initial_lr: float, noise: float = 0.0) -> tuple[float, float]:
     """One decision: the policy's new LR (`next_lr` of its last one, at most `policy_lr_ceiling`) and the
     LR the child trains with for the next `steps_per_action` steps (times the base schedule at
     `steps_done` of `budget`)."""
-    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, rule.max_change, rule.lr_min,
+    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, decision_cap(rule, budget, steps_per_action), rule.lr_min,
                             policy_lr_ceiling(rule, initial_lr), noise)
     multiplier = base_multiplier(rule.action_base, steps_done, budget, steps_per_action)
     return new_policy_lr, applied_lr(new_policy_lr, multiplier, rule.lr_min, rule.lr_max)

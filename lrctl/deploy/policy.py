@@ -56,9 +56,15 @@ class PolicySpec:
     """The schedule its LR is multiplied by (`lrctl.deploy.actions.ACTION_BASES`)."""
     max_lr_ratio: float = 0.0
     """Its LR's ceiling as a multiple of the run's initial LR (`EnvConfig.max_lr_ratio`); 0: none."""
+    cap_decisions: int = 0
+    """The number of decisions per budget at which max_change is the cap (`EnvConfig.cap_decisions`); 0:
+    max_change caps every decision."""
 
 
 _SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
+_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions"})
+"""Spec keys added after files in use were written; where a file lacks one, the default holds for it
+(its policy was trained with a cap on every decision)."""
 
 
 class Policy:
@@ -119,7 +125,7 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
 run takes its base schedule and ceiling from the member that drives it."""
 
@@ -270,7 +276,7 @@ def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
     _check_version(data, path)
     try:
         raw = dict(data["spec"])
-        missing = sorted(_SPEC_KEYS - set(raw))
+        missing = sorted(_SPEC_KEYS - _KEYS_FILES_MAY_LACK - set(raw))
         if missing:  # a file of a pre-release lrctl, before these were recorded
             raise PolicyFileError(f"{str(path)!r} lacks {', '.join(missing)}: it was written by a pre-release "
                                   "lrctl; export it again with lrctl export RUN_DIR")
@@ -314,6 +320,8 @@ def policy_problem(policy: Policy) -> str | None:
         return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
     if spec.action_base not in ACTION_BASES:
         return f"unknown action base {spec.action_base!r}"
+    if isinstance(spec.cap_decisions, bool) or not isinstance(spec.cap_decisions, int) or spec.cap_decisions < 0:
+        return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
     if not all(name in ("adam", "sgd") for name in spec.optimizers):
