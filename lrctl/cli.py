@@ -119,6 +119,9 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
                    help="for each POLICY after the first, the initial LR from which it drives the run")
     p.add_argument("--out", required=True, help="the policy file to write")
+    p.add_argument("--cap-decisions", type=int, metavar="N",
+                   help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
+                        "budget, larger over fewer decisions (env.cap_decisions); default: as each was trained")
 
 
 def _add_upgrade_run(sub: argparse._SubParsersAction) -> None:
@@ -326,8 +329,12 @@ def _select(args: argparse.Namespace) -> int:
 def _combine(args: argparse.Namespace) -> int:
     from lrctl.deploy.policy import combine_policies, save_policy
 
+    from lrctl.checks import check_positive
+
+    if args.cap_decisions is not None:
+        check_positive("--cap-decisions", args.cap_decisions)
     _writable_file(Path(args.out), "--out", inputs=args.policies)
-    combined = combine_policies(args.policies, args.from_lrs)
+    combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions)
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
              [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]

@@ -2,6 +2,7 @@
 the scheduler and the `lrctl combine` command."""
 
 import copy
+from dataclasses import replace
 import warnings
 
 import numpy as np
@@ -94,6 +95,21 @@ def test_combine_writes_a_file_the_scheduler_reads(members, tmp_path, capsys):
     assert f"from {HAND_OVER:g}: {paths[1]}" in capsys.readouterr().out
 
 
+def test_combine_may_deploy_every_member_with_a_cap_per_budget(members, tmp_path):
+    paths = [tmp_path / "low.pt", tmp_path / "high.pt"]
+    for member, path in zip(members, paths):
+        save_policy(member, path)
+    out = tmp_path / "both.pt"
+    assert main(["combine", *map(str, paths), "--from-lrs", str(HAND_OVER), "--cap-decisions", "100",
+                 "--out", str(out)]) == 0
+    loaded = load_policy(out)
+    assert [m.spec.cap_decisions for m in loaded.members] == [100, 100]
+    for member, original in zip(loaded.members, members):
+        assert replace(member.spec, cap_decisions=0) == original.spec
+        assert member.act(np.zeros(len(member.spec.feature_names))) == \
+            original.act(np.zeros(len(original.spec.feature_names)))
+
+
 @pytest.mark.parametrize("problem,fragment", [("from_lrs", "need 1 hand-over"), ("features", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):
@@ -108,6 +124,13 @@ def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp
     err = capsys.readouterr().err
     assert err.startswith("lrctl: error:") and err.count("\n") == 1 and fragment in err
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_combine_refuses_a_cap_decisions_below_one_before_reading_a_policy(tmp_path, capsys):
+    assert main(["combine", "missing-low.pt", "missing-high.pt", "--from-lrs", "5e-3", "--cap-decisions", "0",
+                 "--out", str(tmp_path / "out.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err == "lrctl: error: --cap-decisions: must be > 0, got 0\n"
 
 
 def test_a_damaged_file_of_several_policies_is_a_one_line_error(members, tmp_path):

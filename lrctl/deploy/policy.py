@@ -188,15 +188,33 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | 
     return None
 
 
-def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float]) -> PolicyByInitialLR:
+def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
+    """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`) instead of as trained."""
+    return Policy(replace(policy.spec, cap_decisions=cap_decisions), policy.actor, policy.obs_mean, policy.obs_var,
+                  policy.clip_obs, policy.epsilon, policy.log_std)
+
+
+def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
+                     cap_decisions: int | None = None) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
-    its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined."""
+    its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
+
+    Args:
+        paths: policy files of one policy each.
+        from_lrs: for each policy after the first, the initial LR from which it drives the run.
+        cap_decisions: where given, every policy caps its decisions per budget
+            (`EnvConfig.cap_decisions`), whatever it was trained with.
+
+    Example:
+        >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100)  # doctest: +SKIP
+        >>> save_policy(both, "general.pt")  # doctest: +SKIP
+    """
     members = []
     for path in paths:
         loaded = load_policy(path)
         if not isinstance(loaded, Policy):
             raise PolicyFileError(f"{str(path)!r} already holds several policies; combine the files it was made of")
-        members.append(loaded)
+        members.append(loaded if cap_decisions is None else with_cap_decisions(loaded, cap_decisions))
     problem = members_problem(members, from_lrs)
     if problem:
         raise PolicyFileError(f"cannot combine {', '.join(map(str, paths))}: {problem}")
