@@ -327,9 +327,8 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    from lrctl.deploy.policy import combine_policies, save_policy
-
     from lrctl.checks import check_positive
+    from lrctl.deploy.policy import combine_policies, save_policy
 
     if args.cap_decisions is not None:
         check_positive("--cap-decisions", args.cap_decisions)

@@ -2,8 +2,8 @@
 the scheduler and the `lrctl combine` command."""
 
 import copy
-from dataclasses import replace
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest

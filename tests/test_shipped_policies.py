@@ -44,11 +44,18 @@ def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     assert all(member.act(features) in (0, 1, 2) for member in general.members)
 
 
+def test_the_general_policy_deploys_its_members_with_the_cap_per_budget_of_its_model_card():
+    members = load_policy(shipped_policy_path()).members
+    assert [m.spec.cap_decisions for m in members] == [100, 100]
+    assert all(load_config(CONFIGS / c).env.cap_decisions == 0 for c in ("general.yaml",
+                                                                         "experiments/general_bounded.yaml"))
+
+
 def test_each_member_of_the_general_policy_acts_as_its_config_says():
     members = load_policy(shipped_policy_path()).members
     for member, config in zip(members, ("general.yaml", "experiments/general_bounded.yaml")):
         spec, env = member.spec, load_config(CONFIGS / config).env
-        assert (spec.action_base, spec.max_change, spec.cap_decisions, spec.action_mode, spec.max_lr_ratio) == \
-            (env.action_base, env.max_change, env.cap_decisions, env.action_mode, env.max_lr_ratio)
+        assert (spec.action_base, spec.max_change, spec.action_mode, spec.max_lr_ratio) == \
+            (env.action_base, env.max_change, env.action_mode, env.max_lr_ratio)
         assert spec.feature_names == feature_set(env.features)
         assert spec.optimizers == tuple(env.tasks.optimizers)

@@ -165,7 +165,8 @@ def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: in
     """One decision: the policy's new LR (`next_lr` of its last one, at most `policy_lr_ceiling`) and the
     LR the child trains with for the next `steps_per_action` steps (times the base schedule at
     `steps_done` of `budget`)."""
-    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, decision_cap(rule, budget, steps_per_action), rule.lr_min,
-                            policy_lr_ceiling(rule, initial_lr), noise)
+    cap = decision_cap(rule, budget, steps_per_action)
+    new_policy_lr = next_lr(policy_lr, action, rule.action_mode, cap, rule.lr_min, policy_lr_ceiling(rule, initial_lr),
+                            noise)
     multiplier = base_multiplier(rule.action_base, steps_done, budget, steps_per_action)
     return new_policy_lr, applied_lr(new_policy_lr, multiplier, rule.lr_min, rule.lr_max)
