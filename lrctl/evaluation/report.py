@@ -96,6 +96,7 @@ def render_report(cfg: TrainConfig, results: dict[float, dict[str, list[RunResul
          f"draws its own task); a decision every {cfg.env.steps_per_action} steps; " if draws_tasks(cfg.env) else
          f"- Budget: {cfg.env.child_steps} child steps, a decision every {cfg.env.steps_per_action}; ") +
         f"action mode {cfg.env.action_mode}, max change {cfg.env.max_change:g}"
+        + (f" at {cfg.env.cap_decisions} decisions per budget" if cfg.env.cap_decisions else "")
         + ("" if cfg.env.action_base == "constant" else f", over a {cfg.env.action_base} base schedule")
         + (f", at most {cfg.env.max_lr_ratio:g} times the initial LR" if cfg.env.max_lr_ratio else "")
         + f"; reward {cfg.env.reward}",
