@@ -49,7 +49,8 @@ class PolicyScheduler(LRScheduler):
             in eval mode without gradients.
         output_layer: the layer whose weights the features describe; default: the last ``nn.Linear``.
         total_steps: the training budget in optimizer steps; default: the budget the policy was trained
-            for. The budget-fraction feature is ``steps / total_steps``.
+            for. The budget-fraction feature is ``steps / total_steps``; a base schedule is laid over it,
+            and a policy with a cap per budget (`PolicySpec.cap_decisions`) sets its cap from it.
         steps_per_action: steps between decisions; default: the policy's own (another value warns).
         deterministic: take the most likely action (default) or sample one with `seed`.
         seed: seed of the sampling when ``deterministic=False``.
@@ -121,6 +122,12 @@ class PolicyScheduler(LRScheduler):
             warnings.warn(
                 f"the policy lays its {base} base schedule over total_steps, which defaults to "
                 f"{spec.child_steps}; pass total_steps=your training budget in optimizer steps",
+                stacklevel=2,
+            )
+        elif total_steps is None and self.policy.spec.cap_decisions:
+            warnings.warn(
+                f"the policy sets its cap per decision from total_steps, which defaults to {spec.child_steps}; "
+                "pass total_steps=your training budget in optimizer steps",
                 stacklevel=2,
             )
         if self.total_steps != spec.child_steps and spec.setting != TASK_DISTRIBUTION:

@@ -6,10 +6,13 @@ import math
 from dataclasses import asdict, replace
 
 import pytest
+import torch
+from torch import nn
 
 from lrctl.config import ConfigError, env_config
 from lrctl.deploy.actions import DISCRETE_DOWN, DISCRETE_UP, decision_cap, decision_lrs
 from lrctl.deploy.policy import PolicyByInitialLR, load_policy, save_policy
+from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
@@ -60,8 +63,6 @@ def test_the_environment_moves_the_lr_by_the_cap_of_its_budget(digits_like):
 
 
 def test_the_policy_file_records_it_and_a_file_without_it_caps_every_decision(tmp_path):
-    import torch
-
     assert spec_of(env_config("digits-mlp", cap_decisions=60)).cap_decisions == 60
     save_policy(make_policy(cap_decisions=60), tmp_path / "p.pt")
     assert load_policy(tmp_path / "p.pt").spec.cap_decisions == 60
@@ -84,6 +85,14 @@ def test_policy_scheduler_caps_exactly_as_the_environment(digits_like):
     per_decision = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear")
     other_lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), per_decision, 1e-3, total_steps=STEPS)
     assert other_lrs != lrs
+
+
+def test_policy_scheduler_without_total_steps_warns_that_the_cap_comes_from_the_default_budget():
+    model = nn.Sequential(nn.Linear(64, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with pytest.warns(UserWarning, match="sets its cap per decision from total_steps, which defaults to 20"):
+        PolicyScheduler(optimizer, make_policy(features="scale_free_lr", cap_decisions=100), model=model,
+                        val_data=(torch.randn(16, 64), torch.randint(0, 10, (16,))))
 
 
 def test_members_may_differ_in_it_and_each_run_keeps_its_own():
