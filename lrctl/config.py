@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from lrctl.checks import check_at_most, check_choice, check_distinct, check_positive, check_seed
-from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.feature_sets import FEATURE_SETS
 from lrctl.envs.rewards import REWARDS, TWIN_REWARDS
 from lrctl.error_text import first_line
@@ -331,7 +331,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
                               f"= [{cfg.lr_min}, {cfg.lr_max}], got {list(low_high)}")
     if not 0 < cfg.max_change < 1:
         raise ConfigError(f"{p}max_change: must lie in (0, 1), got {cfg.max_change}")
-    if cfg.cap_decisions < 0:
+    if not is_cap_decisions(cfg.cap_decisions):
         raise ConfigError(f"{p}cap_decisions: must be 0 (max_change caps every decision) or a positive number of "
                           f"decisions, got {cfg.cap_decisions!r}")
     if not is_max_lr_ratio(cfg.max_lr_ratio):

@@ -136,6 +136,12 @@ def is_max_lr_ratio(ratio: float) -> bool:
     return isinstance(ratio, (int, float)) and (ratio == 0 or 1 <= ratio < math.inf)
 
 
+def is_cap_decisions(value: int) -> bool:
+    """Whether `value` can be a `cap_decisions`: 0 (max_change caps every decision) or a positive whole
+    number of decisions."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
     """The highest LR the policy may hold in a run from `initial_lr`: lr_max, or below it
     `max_lr_ratio` times the initial LR where that is set."""

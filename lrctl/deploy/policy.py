@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lrctl.atomic import write_atomic
-from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
 
@@ -127,7 +127,7 @@ class Policy:
 
 _MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
-run takes its base schedule and ceiling from the member that drives it."""
+run takes its base schedule, ceiling and cap per budget from the member that drives it."""
 
 
 class PolicyByInitialLR:
@@ -338,7 +338,7 @@ def policy_problem(policy: Policy) -> str | None:
         return f"initial LRs {list(spec.initial_lrs)!r} are not positive numbers"
     if spec.action_base not in ACTION_BASES:
         return f"unknown action base {spec.action_base!r}"
-    if isinstance(spec.cap_decisions, bool) or not isinstance(spec.cap_decisions, int) or spec.cap_decisions < 0:
+    if not is_cap_decisions(spec.cap_decisions):
         return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
