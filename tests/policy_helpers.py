@@ -49,6 +49,15 @@ def env_and_child(data, mode, seed=3, lr=1e-3, features="paper", **options):
     return env, obs, start
 
 
+def episode_lrs(env, obs, policy) -> list[float]:
+    """The LR of every child step of `env`'s episode from `obs` on, with `policy` acting deterministically."""
+    lrs, done = [], False
+    while not done:
+        obs, _, done, _, info = env.step(policy.act(obs))
+        lrs += [info["lr"]] * env.unwrapped.config.steps_per_action
+    return lrs
+
+
 def plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=None, opt_state=None,
                total_steps=None):
     """Train `model` on the batches of `order` (the first `steps`) with `PolicyScheduler`; the LR of

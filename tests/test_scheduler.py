@@ -11,8 +11,7 @@ from torch import nn
 
 from lrctl.deploy.policy import save_policy
 from lrctl.deploy.scheduler import PolicyScheduler
-from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, make_policy, plain_loop
+from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
 
 
 @pytest.mark.parametrize("mode,features,seed", [("discrete", "paper", 0), ("continuous", "paper", 0),
@@ -21,10 +20,7 @@ from tests.policy_helpers import env_and_child, make_policy, plain_loop
 def test_lr_sequence_equals_the_environment_exactly(digits_like, mode, features, seed):
     policy = make_policy(mode, features=features, seed=seed)  # a seed whose random policy moves the LR
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features=features)
-    env_lrs, done = [], False
-    while not done:
-        obs, _, done, _, info = env.step(policy.act(obs))
-        env_lrs += [info["lr"]] * SMALL_ENV["steps_per_action"]
+    env_lrs = episode_lrs(env, obs, policy)
     lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3)
     assert lrs == env_lrs  # exact, step by step
     assert len(set(lrs)) > 1  # the policy did move the LR

@@ -14,7 +14,7 @@ from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, make_policy, plain_loop
+from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
 
 STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
 
@@ -130,10 +130,7 @@ def test_reward_vs_base_sums_to_the_log_ratio_of_the_base_runs_final_loss(digits
 def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_like, shape, mode):
     policy = make_policy(mode, features="scale_free_lr", seed=1, action_base=shape)
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features="scale_free_lr", action_base=shape)
-    env_lrs, done = [], False
-    while not done:
-        obs, _, done, _, info = env.step(policy.act(obs))
-        env_lrs += [info["lr"]] * EVERY
+    env_lrs = episode_lrs(env, obs, policy)
     twin = copy.deepcopy(model)
     lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3, total_steps=STEPS)
     assert lrs == env_lrs  # exact, step by step

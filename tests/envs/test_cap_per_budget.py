@@ -16,7 +16,7 @@ from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, make_policy, plain_loop
+from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
 
 STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
 
@@ -76,10 +76,7 @@ def test_policy_scheduler_caps_exactly_as_the_environment(digits_like):
     policy = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear", cap_decisions=2)
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, "discrete", features="scale_free_lr",
                                                      action_base="linear", cap_decisions=2)
-    env_lrs, done = [], False
-    while not done:
-        obs, _, done, _, info = env.step(policy.act(obs))
-        env_lrs += [info["lr"]] * EVERY
+    env_lrs = episode_lrs(env, obs, policy)
     lrs, _, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), policy, 1e-3, total_steps=STEPS)
     assert lrs == env_lrs
     per_decision = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear")

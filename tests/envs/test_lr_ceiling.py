@@ -11,7 +11,7 @@ from lrctl.deploy.policy import PolicyByInitialLR, load_policy, save_policy
 from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, make_policy, plain_loop
+from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
 
 STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
 
@@ -67,10 +67,7 @@ def test_policy_scheduler_keeps_the_ceiling_exactly_as_the_environment(digits_li
     policy = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear", max_lr_ratio=1.0)
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, "discrete", features="scale_free_lr",
                                                      action_base="linear", max_lr_ratio=1.0)
-    env_lrs, done = [], False
-    while not done:
-        obs, _, done, _, info = env.step(policy.act(obs))
-        env_lrs += [info["lr"]] * EVERY
+    env_lrs = episode_lrs(env, obs, policy)
     lrs, _, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), policy, 1e-3, total_steps=STEPS)
     assert lrs == env_lrs
     unbounded = make_policy("discrete", features="scale_free_lr", seed=1, action_base="linear")
