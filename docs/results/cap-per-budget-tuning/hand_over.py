@@ -6,6 +6,9 @@ between 3e-3 and 1e-2; the table gives, per start, the mean over tasks of log(L_
 final validation loss (below 0: the high-start member is ahead).
 
     python docs/results/cap-per-budget-tuning/hand_over.py lrctl/policies/general.pt --work /tmp/hand-over
+
+`--optimizer sgd` runs the same tasks with every child on SGD with momentum 0.9 (ablation step 22), and
+`--starts` other initial LRs.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ def main() -> None:
     parser.add_argument("policy", help="a policy file of two members (low-start, high-start)")
     parser.add_argument("--work", required=True, help="a folder for the members' files")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="every task's child optimizer")
+    parser.add_argument("--starts", type=float, nargs="+", default=STARTS, help="initial LRs")
     args = parser.parse_args()
+    starts = tuple(args.starts)
+    if not all(0 < lr < 1 for lr in starts):
+        parser.error(f"--starts {list(starts)!r}: give initial LRs between 0 and 1")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -39,16 +47,16 @@ def main() -> None:
         save_policy(member, work / f"{name}.pt")
         paths.append(str(work / f"{name}.pt"))
     env = load_config(CONFIG).env
-    print("| task set | " + " | ".join(f"{lr:g}" for lr in STARTS) + " |")
-    print("| --- " * (len(STARTS) + 1) + "|")
+    print("| task set | " + " | ".join(f"{lr:g}" for lr in starts) + " |")
+    print("| --- " * (len(starts) + 1) + "|")
     for task_set, budgets in TASK_SETS.items():
-        tasks_env = replace(env, tasks=replace(env.tasks, child_steps=budgets))
+        tasks_env = replace(env, tasks=replace(env.tasks, child_steps=budgets, optimizers=(args.optimizer,)))
         tasks = [Task(tasks_env, replace(LEARNED, params={"path": path}), seed, lr)
-                 for path in paths for lr in STARTS for seed in SEEDS]
+                 for path in paths for lr in starts for seed in SEEDS]
         results = run_tasks(tasks, workers=args.workers, batched=True)
         half = len(results) // 2
         cells = []
-        for i, _ in enumerate(STARTS):
+        for i, _ in enumerate(starts):
             block = slice(i * len(SEEDS), (i + 1) * len(SEEDS))
             ratios = [math.log(h.final_val_loss / low.final_val_loss)
                       for low, h in zip(results[:half][block], results[half:][block])]
