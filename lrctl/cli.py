@@ -118,6 +118,9 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files, for increasing initial LRs")
     p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
                    help="for each POLICY after the first, the initial LR from which it drives the run")
+    p.add_argument("--sgd-from-lrs", type=float, nargs="*", metavar="LR",
+                   help="--from-lrs for runs with SGD instead (none: the first POLICY drives every SGD run); "
+                        "default: the same as --from-lrs")
     p.add_argument("--out", required=True, help="the policy file to write")
     p.add_argument("--cap-decisions", type=int, metavar="N",
                    help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
@@ -333,11 +336,15 @@ def _combine(args: argparse.Namespace) -> int:
     if args.cap_decisions is not None:
         check_positive("--cap-decisions", args.cap_decisions)
     _writable_file(Path(args.out), "--out", inputs=args.policies)
-    combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions)
+    by_optimizer = {} if args.sgd_from_lrs is None else {"sgd": args.sgd_from_lrs}
+    combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer)
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
              [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]
-    print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")
+    sgd = "" if args.sgd_from_lrs is None else \
+        f"; with SGD from {', '.join(f'{lr:g}' for lr in args.sgd_from_lrs)}" if args.sgd_from_lrs else \
+        f"; with SGD always {args.policies[0]}"
+    print(f"wrote {args.out} (initial LR {'; '.join(ranges)}{sgd})")
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ FORMAT = "lrctl-policy"
 FORMAT_VERSION = 1
 """Version of a file that holds one policy."""
 FORMAT_VERSION_BY_INITIAL_LR = 2
+OPTIMIZER_FAMILIES = ("adam", "sgd")
+"""The child optimizer families a policy is trained with and a hand-over may be set for."""
 """Version of a file that holds several policies, each for a range of initial LRs."""
 
 
@@ -105,8 +107,8 @@ class Policy:
         noise = torch.randn(out.shape, generator=generator)
         return np.clip((out + std * noise).numpy().astype(np.float32), -1.0, 1.0)
 
-    def for_initial_lr(self, initial_lr: float) -> Policy:
-        """The policy that drives a run from `initial_lr`: this one."""
+    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
+        """The policy that drives a run from `initial_lr` with `optimizer`: this one."""
         return self
 
     def to_file_dict(self) -> dict[str, Any]:
@@ -139,14 +141,31 @@ class PolicyByInitialLR:
     second. The members observe alike and share the action mode, cap and budget (their specs differ only
     in `_MAY_DIFFER`), so `spec` describes them all but for the base schedule and ceiling, which each run
     takes from its member's own spec.
+
+    `edges_by_optimizer` sets other hand-overs for runs of one optimizer family (adam, sgd): the same good
+    LR is about ten times higher for SGD than for Adam. ``{"sgd": ()}`` has the first member drive every
+    SGD run.
+
+    Args:
+        members: the policies, for increasing initial LRs.
+        edges: the hand-over LRs, one fewer than the members.
+        edges_by_optimizer: hand-over LRs for an optimizer family instead of `edges` (none to hand over).
+
+    Example:
+        >>> both = PolicyByInitialLR([low, high], [5.5e-3], edges_by_optimizer={"sgd": ()})
+        >>> both.for_initial_lr(1e-2) is high, both.for_initial_lr(1e-2, "sgd") is low
+        (True, True)
     """
 
-    def __init__(self, members: Sequence[Policy], edges: Sequence[float]) -> None:
-        problem = members_problem(members, edges)
+    def __init__(self, members: Sequence[Policy], edges: Sequence[float],
+                 edges_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> None:
+        by_optimizer = dict(edges_by_optimizer or {})
+        problem = members_problem(members, edges) or _edges_by_optimizer_problem(members, by_optimizer)
         if problem:
             raise ValueError(problem)
         self.members = tuple(members)
         self.edges = tuple(float(e) for e in edges)
+        self.edges_by_optimizer = {name: tuple(float(e) for e in by_optimizer[name]) for name in sorted(by_optimizer)}
 
     @property
     def spec(self) -> PolicySpec:
@@ -154,9 +173,11 @@ class PolicyByInitialLR:
         lrs = sorted({lr for m in self.members for lr in m.spec.initial_lrs}, reverse=True)
         return replace(self.members[0].spec, initial_lrs=tuple(lrs))
 
-    def for_initial_lr(self, initial_lr: float) -> Policy:
-        """The member that drives a run from `initial_lr`."""
-        return self.members[bisect.bisect_right(self.edges, float(initial_lr))]
+    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
+        """The member that drives a run from `initial_lr` with `optimizer` (a family: adam, sgd; None or
+        another: the default hand-over)."""
+        edges = self.edges_by_optimizer.get(optimizer, self.edges) if optimizer else self.edges
+        return self.members[bisect.bisect_right(edges, float(initial_lr))]
 
     def to_file_dict(self) -> dict[str, Any]:
         """The policies as the dict stored in a policy file."""
@@ -164,6 +185,7 @@ class PolicyByInitialLR:
             "format": FORMAT,
             "format_version": FORMAT_VERSION_BY_INITIAL_LR,
             "edges": list(self.edges),
+            "edges_by_optimizer": {name: list(edges) for name, edges in self.edges_by_optimizer.items()},
             "members": [m.to_file_dict() for m in self.members],
         }
 
@@ -188,6 +210,18 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | 
     return None
 
 
+def _edges_by_optimizer_problem(members: Sequence[Policy], by_optimizer: Mapping[str, Sequence[float]]) -> str | None:
+    """Why `by_optimizer` cannot be the per-optimizer hand-overs of `members`, or None."""
+    for name, edges in by_optimizer.items():
+        if name not in OPTIMIZER_FAMILIES:
+            return f"hand-over LRs for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
+        if len(edges) > len(members) - 1 or not (_finite(edges) and all(
+                0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))):
+            return (f"hand-over LRs {list(edges)!r} for {name} must be positive, increasing and at most "
+                    f"{len(members) - 1}")
+    return None
+
+
 def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
     """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`) instead of as trained."""
     return Policy(replace(policy.spec, cap_decisions=cap_decisions), policy.actor, policy.obs_mean, policy.obs_var,
@@ -195,7 +229,8 @@ def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
 
 
 def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
-                     cap_decisions: int | None = None) -> PolicyByInitialLR:
+                     cap_decisions: int | None = None,
+                     from_lrs_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
     its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
 
@@ -204,6 +239,8 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         from_lrs: for each policy after the first, the initial LR from which it drives the run.
         cap_decisions: where given, every policy caps its decisions per budget
             (`EnvConfig.cap_decisions`), whatever it was trained with.
+        from_lrs_by_optimizer: `from_lrs` for runs of one optimizer family instead (`PolicyByInitialLR`'s
+            `edges_by_optimizer`).
 
     Example:
         >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100)  # doctest: +SKIP
@@ -215,10 +252,11 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         if not isinstance(loaded, Policy):
             raise PolicyFileError(f"{str(path)!r} already holds several policies; combine the files it was made of")
         members.append(loaded if cap_decisions is None else with_cap_decisions(loaded, cap_decisions))
-    problem = members_problem(members, from_lrs)
+    by_optimizer = dict(from_lrs_by_optimizer or {})
+    problem = members_problem(members, from_lrs) or _edges_by_optimizer_problem(members, by_optimizer)
     if problem:
         raise PolicyFileError(f"cannot combine {', '.join(map(str, paths))}: {problem}")
-    return PolicyByInitialLR(members, from_lrs)
+    return PolicyByInitialLR(members, from_lrs, by_optimizer)
 
 
 def _actor_sizes(actor: nn.Sequential) -> list[int]:
@@ -281,13 +319,15 @@ def _damaged(path: Path, err: Exception) -> PolicyFileError:
 def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitialLR:
     try:
         edges = [float(e) for e in data["edges"]]
+        by_optimizer = {str(name): [float(e) for e in edges_of]
+                        for name, edges_of in dict(data.get("edges_by_optimizer") or {}).items()}
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, err) from None
-    problem = members_problem(members, edges)
+    problem = members_problem(members, edges) or _edges_by_optimizer_problem(members, by_optimizer)
     if problem:
         raise PolicyFileError(f"{str(path)!r} holds unusable policies: {problem}; combine them again")
-    return PolicyByInitialLR(members, edges)
+    return PolicyByInitialLR(members, edges, by_optimizer)
 
 
 def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
@@ -342,7 +382,7 @@ def policy_problem(policy: Policy) -> str | None:
         return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
-    if not all(name in ("adam", "sgd") for name in spec.optimizers):
+    if not all(name in OPTIMIZER_FAMILIES for name in spec.optimizers):
         return f"unknown optimizers {list(spec.optimizers)!r}"
     sizes = _actor_sizes(policy.actor)
     outputs = 3 if spec.action_mode == "discrete" else 1

@@ -107,7 +107,7 @@ class PolicyScheduler(LRScheduler):
         _check_optimizer(optimizer, spec.optimizers)
         first_group = optimizer.param_groups[0]
         self.policy_initial_lr = float(first_group.get("initial_lr", first_group["lr"]))
-        self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(optimizer))
         """The policy that drives this run (of several in the file, the one for its initial LR)."""
         if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
             raise TypeError(f"model must be an nn.Module with parameters, got {type(model).__name__}")
@@ -323,7 +323,7 @@ class PolicyScheduler(LRScheduler):
         self.warmup_steps = _warmup_steps(state_dict["warmup_steps"], self.total_steps)
         self.warmup_start_factor = float(state_dict["warmup_start_factor"])
         self.policy_initial_lr = float(state_dict["policy_initial_lr"])
-        self.policy = self.policies.for_initial_lr(self.policy_initial_lr)
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(self.optimizer))
         self._started = True
 
 
@@ -353,6 +353,11 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 _OPTIMIZER_FAMILIES = {"adam": (torch.optim.Adam, torch.optim.AdamW), "sgd": (torch.optim.SGD,)}
+
+
+def optimizer_family(optimizer: Optimizer) -> str | None:
+    """The family (adam, sgd) of `optimizer` that a policy file can set a hand-over for, or None."""
+    return next((name for name, classes in _OPTIMIZER_FAMILIES.items() if isinstance(optimizer, classes)), None)
 
 
 def _check_optimizer(optimizer: Any, trained_with: tuple[str, ...]) -> None:

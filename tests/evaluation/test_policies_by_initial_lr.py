@@ -15,13 +15,15 @@ def policy_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("policies")
     low = make_policy("discrete", seed=0, action_base="linear")
     high = make_policy("discrete", seed=1, action_base="onecycle", max_lr_ratio=1.0)
-    for name, policy in (("low", low), ("high", high), ("both", PolicyByInitialLR([low, high], [3e-3]))):
+    files = {"low": low, "high": high, "both": PolicyByInitialLR([low, high], [3e-3]),
+             "sgd-low": PolicyByInitialLR([low, high], [3e-3], {"sgd": ()})}
+    for name, policy in files.items():
         save_policy(policy, folder / f"{name}.pt")
-    return {name: str(folder / f"{name}.pt") for name in ("low", "high", "both")}
+    return {name: str(folder / f"{name}.pt") for name in files}
 
 
-def _learned(path, batched=False):
-    env = env_config("digits-mlp", **EVAL_ENV)
+def _learned(path, batched=False, **env_options):
+    env = env_config("digits-mlp", **{**EVAL_ENV, **env_options})
     plan = plan_for(env, path, seeds=[11, 12], initial_lrs=[1e-2, 1e-3], workers=1, include_peers=False,
                     baselines=["constant"], batched=batched)
     return {(r.seed, r.initial_lr): r for r in evaluate(plan).runs if r.method == "learned"}
@@ -42,3 +44,11 @@ def test_each_run_is_the_run_of_the_member_its_initial_lr_picks(policy_files, me
         assert run.lrs == pytest.approx(member[(seed, lr)].lrs, rel=1e-9)
         assert run.val_losses == pytest.approx(member[(seed, lr)].val_losses, rel=1e-4)
     assert any(low[k].lrs != high[k].lrs for k in both)  # the members do act differently
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_an_sgd_run_goes_to_the_member_of_the_sgd_hand_over(policy_files, batched):
+    low = _learned(policy_files["low"], optimizer="sgd")
+    both = _learned(policy_files["sgd-low"], batched, optimizer="sgd")
+    for key, run in both.items():
+        assert run.lrs == pytest.approx(low[key].lrs, rel=1e-9)

@@ -1,0 +1,91 @@
+"""A hand-over set per optimizer family: with SGD the same initial LR may pick another member than with
+Adam, in the file, the scheduler and `lrctl combine`."""
+
+import pytest
+import torch
+
+from lrctl.cli import main
+from lrctl.deploy.policy import PolicyByInitialLR, load_policy, save_policy
+from lrctl.deploy.scheduler import PolicyScheduler, optimizer_family
+from tests.policy_helpers import make_policy
+
+HAND_OVER = 3e-3
+
+
+@pytest.fixture
+def members():
+    return make_policy("discrete", seed=0), make_policy("discrete", seed=1)
+
+
+def test_the_optimizer_family_picks_its_own_hand_over(members):
+    low, high = members
+    both = PolicyByInitialLR([low, high], [HAND_OVER], edges_by_optimizer={"sgd": (3e-2,)})
+    assert both.for_initial_lr(1e-2) is high
+    assert both.for_initial_lr(1e-2, "adam") is high
+    assert both.for_initial_lr(1e-2, "sgd") is low
+    assert both.for_initial_lr(3e-2, "sgd") is high
+    assert both.for_initial_lr(1e-2, None) is high  # an optimizer of no family: the default hand-over
+
+
+def test_no_hand_over_leaves_every_run_of_that_family_to_the_first_member(members):
+    both = PolicyByInitialLR(members, [HAND_OVER], edges_by_optimizer={"sgd": ()})
+    assert both.for_initial_lr(0.5, "sgd") is members[0]
+
+
+def test_the_file_keeps_the_hand_overs_and_older_files_load_without_them(members, tmp_path):
+    save_policy(PolicyByInitialLR(members, [HAND_OVER], {"sgd": ()}), tmp_path / "both.pt")
+    assert load_policy(tmp_path / "both.pt").edges_by_optimizer == {"sgd": ()}
+    older = PolicyByInitialLR(members, [HAND_OVER]).to_file_dict()
+    del older["edges_by_optimizer"]
+    torch.save(older, tmp_path / "older.pt")
+    assert load_policy(tmp_path / "older.pt").edges_by_optimizer == {}
+
+
+@pytest.mark.parametrize("by_optimizer, fragment", [
+    ({"rmsprop": ()}, "allowed optimizers are adam, sgd"),
+    ({"sgd": (1e-2, 1e-1)}, "at most 1"),
+    ({"sgd": (-1.0,)}, "must be positive"),
+])
+def test_unusable_hand_overs_are_refused(members, by_optimizer, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        PolicyByInitialLR(members, [HAND_OVER], by_optimizer)
+
+
+@pytest.mark.parametrize("optimizer_class, family", [
+    (torch.optim.Adam, "adam"), (torch.optim.AdamW, "adam"), (torch.optim.SGD, "sgd"), (torch.optim.RMSprop, None),
+])
+def test_the_scheduler_reads_the_family_from_the_optimizers_class(optimizer_class, family):
+    assert optimizer_family(optimizer_class([torch.nn.Parameter(torch.zeros(1))], lr=1e-2)) == family
+
+
+def test_the_scheduler_hands_an_sgd_run_to_the_member_its_family_names(members):
+    both = PolicyByInitialLR(members, [HAND_OVER], {"sgd": ()})
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    val = (torch.randn(16, 64), torch.randint(0, 10, (16,)))
+    adam = PolicyScheduler(torch.optim.Adam(model.parameters(), lr=1e-2), both, model=model, val_data=val)
+    sgd = PolicyScheduler(torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9), both, model=model,
+                          val_data=val)
+    assert adam.policy is members[1] and sgd.policy is members[0]
+
+
+def test_combine_writes_the_sgd_hand_over(members, tmp_path, capsys):
+    paths = [tmp_path / "low.pt", tmp_path / "high.pt"]
+    for member, path in zip(members, paths):
+        save_policy(member, path)
+    out = tmp_path / "both.pt"
+    assert main(["combine", *map(str, paths), "--from-lrs", str(HAND_OVER), "--sgd-from-lrs", "--out", str(out)]) == 0
+    assert load_policy(out).edges_by_optimizer == {"sgd": ()}
+    assert f"with SGD always {paths[0]}" in capsys.readouterr().out
+    assert main(["combine", *map(str, paths), "--from-lrs", str(HAND_OVER), "--out", str(out)]) == 0
+    assert load_policy(out).edges_by_optimizer == {}
+
+
+def test_combine_refuses_a_bad_sgd_hand_over_in_one_line_exit_2(members, tmp_path, capsys):
+    paths = [tmp_path / "low.pt", tmp_path / "high.pt"]
+    for member, path in zip(members, paths):
+        save_policy(member, path)
+    assert main(["combine", *map(str, paths), "--from-lrs", str(HAND_OVER), "--sgd-from-lrs", "-1",
+                 "--out", str(tmp_path / "both.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrctl: error:") and err.count("\n") == 1 and "[-1.0] for sgd" in err
+    assert not (tmp_path / "both.pt").exists()
