@@ -40,6 +40,7 @@ def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     low, high = general.members
     assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
     assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
+    assert general.for_initial_lr(1e-2, "sgd") is low  # SGD's good LRs lie higher: the low member climbs
     features = [0.0] * len(general.spec.feature_names)
     assert all(member.act(features) in (0, 1, 2) for member in general.members)
 

@@ -4,7 +4,9 @@ The general policy trained on digits, synthetic `make_classification` problems a
 MLPs of 1-3 hidden layers of 32-256 units or small CNNs (ReLU, tanh or GELU, no normalisation layer),
 Adam, batch sizes 32-256 and budgets of 300-800 steps. Each family here leaves that distribution in one
 or more ways (named in its description): a width, depth or activation never drawn, a LayerNorm or
-BatchNorm child, SGD with momentum, a budget of 200 or 3000 steps, or other scikit-learn data. No family
+BatchNorm child, a budget of 200 or 3000 steps, other scikit-learn data, or SGD with momentum on such data
+(the shipped policy's hand-over for SGD was chosen on SGD tasks of the training distribution, so the SGD
+family keeps away from its datasets). No family
 needs a download. They are ordinary settings, so `lrctl evaluate --setting
 lrctl.evaluation.transfer_families:digits_wide` runs one of them alone.
 """
@@ -75,9 +77,6 @@ digits_layernorm = Setting("digits-layernorm", "digits", layernorm_mlp, "digits,
 digits_batchnorm_long = Setting("digits-batchnorm-long", "digits", batchnorm_mlp,
                                 "digits, MLP 128-128 with BatchNorm, 1500 steps",
                                 {"child_steps": 1500, "batch_size": 64, "val_subset_size": 256, **_DECISIONS})
-digits_sgd = Setting("digits-sgd", "digits", "mlp:128-64:relu", "digits, MLP 128-64, SGD with momentum 0.9",
-                     {"child_steps": 500, "batch_size": 64, "val_subset_size": 256, "optimizer": "sgd",
-                      "momentum": 0.9, **_DECISIONS})
 digits_short = Setting("digits-short", "digits", "mlp:128-64:relu", "digits, MLP 128-64, a budget of 200 steps",
                        {"child_steps": 200, "batch_size": 32, "val_subset_size": 256, **_DECISIONS})
 digits_long = Setting("digits-long", "digits", "mlp:64-64:tanh", "digits, MLP 64-64 tanh, a budget of 3000 steps",
@@ -85,6 +84,10 @@ digits_long = Setting("digits-long", "digits", "mlp:64-64:tanh", "digits, MLP 64
 hastie = Setting("hastie-binary", hastie_binary, "mlp:64-64:relu",
                  "make_hastie_10_2 (binary, 10 features), MLP 64-64, 1000 steps",
                  {"child_steps": 1000, "batch_size": 128, "val_subset_size": 1000, **_DECISIONS})
+hastie_sgd = Setting("hastie-sgd", hastie_binary, "mlp:64-64:relu",
+                     "make_hastie_10_2 (binary, 10 features), MLP 64-64, SGD with momentum 0.9, 1000 steps",
+                     {"child_steps": 1000, "batch_size": 128, "val_subset_size": 1000, "optimizer": "sgd",
+                      "momentum": 0.9, **_DECISIONS})
 cancer = Setting("breast-cancer", breast_cancer, "mlp:32:relu",
                  "scikit-learn breast cancer (binary, 30 features, 569 samples), MLP 32, 300 steps",
                  {"child_steps": 300, "batch_size": 32, "val_subset_size": 91, **_DECISIONS})
@@ -93,7 +96,7 @@ FAMILIES: dict[str, str] = {
     setting.name: f"{__name__}:{attribute}"
     for attribute, setting in (("digits_wide", digits_wide), ("digits_deep_leaky", digits_deep_leaky),
                                ("digits_layernorm", digits_layernorm), ("digits_batchnorm_long", digits_batchnorm_long),
-                               ("digits_sgd", digits_sgd), ("digits_short", digits_short), ("digits_long", digits_long),
+                               ("hastie_sgd", hastie_sgd), ("digits_short", digits_short), ("digits_long", digits_long),
                                ("hastie", hastie), ("cancer", cancer))
 }
 """Each family's name and the import path that names it as a setting."""
