@@ -341,10 +341,11 @@ def _combine(args: argparse.Namespace) -> int:
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
              [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]
-    sgd = "" if args.sgd_from_lrs is None else \
-        f"; with SGD from {', '.join(f'{lr:g}' for lr in args.sgd_from_lrs)}" if args.sgd_from_lrs else \
-        f"; with SGD always {args.policies[0]}"
-    print(f"wrote {args.out} (initial LR {'; '.join(ranges)}{sgd})")
+    if args.sgd_from_lrs:
+        ranges.append(f"with SGD from {', '.join(f'{lr:g}' for lr in args.sgd_from_lrs)}")
+    elif args.sgd_from_lrs is not None:
+        ranges.append(f"with SGD always {args.policies[0]}")
+    print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")
     return 0
 
 

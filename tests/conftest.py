@@ -37,3 +37,11 @@ def local_ray():
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def members():
+    """Two seeded random policies that act differently: the members of a file of policies by initial LR."""
+    from tests.policy_helpers import make_policy  # it imports this module's settings
+
+    return make_policy("discrete", seed=0), make_policy("discrete", seed=1)

@@ -7,14 +7,8 @@ import torch
 from lrctl.cli import main
 from lrctl.deploy.policy import PolicyByInitialLR, load_policy, save_policy
 from lrctl.deploy.scheduler import PolicyScheduler, optimizer_family
-from tests.policy_helpers import make_policy
 
 HAND_OVER = 3e-3
-
-
-@pytest.fixture
-def members():
-    return make_policy("discrete", seed=0), make_policy("discrete", seed=1)
 
 
 def test_the_optimizer_family_picks_its_own_hand_over(members):

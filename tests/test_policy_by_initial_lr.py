@@ -23,11 +23,6 @@ from tests.policy_helpers import env_and_child, make_policy, plain_loop
 HAND_OVER = 3e-3
 
 
-@pytest.fixture
-def members():
-    return make_policy("discrete", seed=0), make_policy("discrete", seed=1)
-
-
 def test_the_initial_lr_picks_the_member(members):
     low, high = members
     both = PolicyByInitialLR([low, high], [HAND_OVER])

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from lrctl.atomic import write_atomic
+from lrctl.config import OPTIMIZERS as OPTIMIZER_FAMILIES
 from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
@@ -29,8 +30,6 @@ FORMAT = "lrctl-policy"
 FORMAT_VERSION = 1
 """Version of a file that holds one policy."""
 FORMAT_VERSION_BY_INITIAL_LR = 2
-OPTIMIZER_FAMILIES = ("adam", "sgd")
-"""The child optimizer families a policy is trained with and a hand-over may be set for."""
 """Version of a file that holds several policies, each for a range of initial LRs."""
 
 
@@ -160,7 +159,7 @@ class PolicyByInitialLR:
     def __init__(self, members: Sequence[Policy], edges: Sequence[float],
                  edges_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> None:
         by_optimizer = dict(edges_by_optimizer or {})
-        problem = members_problem(members, edges) or _edges_by_optimizer_problem(members, by_optimizer)
+        problem = members_problem(members, edges, by_optimizer)
         if problem:
             raise ValueError(problem)
         self.members = tuple(members)
@@ -176,7 +175,7 @@ class PolicyByInitialLR:
     def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
         """The member that drives a run from `initial_lr` with `optimizer` (a family: adam, sgd; None or
         another: the default hand-over)."""
-        edges = self.edges_by_optimizer.get(optimizer, self.edges) if optimizer else self.edges
+        edges = self.edges_by_optimizer.get(optimizer, self.edges)
         return self.members[bisect.bisect_right(edges, float(initial_lr))]
 
     def to_file_dict(self) -> dict[str, Any]:
@@ -194,12 +193,20 @@ AnyPolicy = Policy | PolicyByInitialLR
 """What a policy file holds."""
 
 
-def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | None:
-    """Why `members` with hand-over `edges` cannot form a `PolicyByInitialLR`, or None."""
+def members_problem(members: Sequence[Policy], edges: Sequence[float],
+                    edges_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> str | None:
+    """Why `members` with hand-over `edges` (and `edges_by_optimizer`) cannot form a `PolicyByInitialLR`, or
+    None."""
     if len(members) < 2 or len(edges) != len(members) - 1:
         return f"{len(members)} policies need {max(len(members) - 1, 1)} hand-over LR(s), got {len(edges)}"
-    if not (_finite(edges) and all(0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))):
+    if not _positive_increasing(edges):
         return f"hand-over LRs {list(edges)!r} are not positive and increasing"
+    for name, edges_of in (edges_by_optimizer or {}).items():
+        if name not in OPTIMIZER_FAMILIES:
+            return f"hand-over LRs for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
+        if len(edges_of) > len(members) - 1 or not _positive_increasing(edges_of):
+            return (f"hand-over LRs {list(edges_of)!r} for {name} must be positive, increasing and at most "
+                    f"{len(members) - 1}")
     first = asdict(members[0].spec)
     for member in members[1:]:
         other = asdict(member.spec)
@@ -210,16 +217,8 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float]) -> str | 
     return None
 
 
-def _edges_by_optimizer_problem(members: Sequence[Policy], by_optimizer: Mapping[str, Sequence[float]]) -> str | None:
-    """Why `by_optimizer` cannot be the per-optimizer hand-overs of `members`, or None."""
-    for name, edges in by_optimizer.items():
-        if name not in OPTIMIZER_FAMILIES:
-            return f"hand-over LRs for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
-        if len(edges) > len(members) - 1 or not (_finite(edges) and all(
-                0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))):
-            return (f"hand-over LRs {list(edges)!r} for {name} must be positive, increasing and at most "
-                    f"{len(members) - 1}")
-    return None
+def _positive_increasing(edges: Sequence[float]) -> bool:
+    return _finite(edges) and all(0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))
 
 
 def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
@@ -252,11 +251,10 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         if not isinstance(loaded, Policy):
             raise PolicyFileError(f"{str(path)!r} already holds several policies; combine the files it was made of")
         members.append(loaded if cap_decisions is None else with_cap_decisions(loaded, cap_decisions))
-    by_optimizer = dict(from_lrs_by_optimizer or {})
-    problem = members_problem(members, from_lrs) or _edges_by_optimizer_problem(members, by_optimizer)
+    problem = members_problem(members, from_lrs, from_lrs_by_optimizer)
     if problem:
         raise PolicyFileError(f"cannot combine {', '.join(map(str, paths))}: {problem}")
-    return PolicyByInitialLR(members, from_lrs, by_optimizer)
+    return PolicyByInitialLR(members, from_lrs, from_lrs_by_optimizer)
 
 
 def _actor_sizes(actor: nn.Sequential) -> list[int]:
@@ -324,7 +322,7 @@ def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitia
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, err) from None
-    problem = members_problem(members, edges) or _edges_by_optimizer_problem(members, by_optimizer)
+    problem = members_problem(members, edges, by_optimizer)
     if problem:
         raise PolicyFileError(f"{str(path)!r} holds unusable policies: {problem}; combine them again")
     return PolicyByInitialLR(members, edges, by_optimizer)
