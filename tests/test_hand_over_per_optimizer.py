@@ -83,3 +83,10 @@ def test_combine_refuses_a_bad_sgd_hand_over_in_one_line_exit_2(members, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("lrctl: error:") and err.count("\n") == 1 and "[-1.0] for sgd" in err
     assert not (tmp_path / "both.pt").exists()
+
+
+def test_the_policy_file_knows_the_optimizers_the_config_allows():
+    from lrctl.config import OPTIMIZERS
+    from lrctl.deploy.policy import OPTIMIZER_FAMILIES
+
+    assert OPTIMIZER_FAMILIES == OPTIMIZERS

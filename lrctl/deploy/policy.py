@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from lrctl.atomic import write_atomic
-from lrctl.config import OPTIMIZERS as OPTIMIZER_FAMILIES
 from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
@@ -31,6 +30,9 @@ FORMAT_VERSION = 1
 """Version of a file that holds one policy."""
 FORMAT_VERSION_BY_INITIAL_LR = 2
 """Version of a file that holds several policies, each for a range of initial LRs."""
+OPTIMIZER_FAMILIES = ("adam", "sgd")
+"""The child optimizer families a policy is trained with and a hand-over may be set for (the names of
+`lrctl.config.OPTIMIZERS`; this module loads without the config's Gymnasium imports)."""
 
 
 TASK_DISTRIBUTION = "task-distribution"
