@@ -14,7 +14,8 @@ class EpisodeStatsCallback(BaseCallback):
     """Logs each finished child run: final validation loss, final LR, divergence (also per initial LR).
 
     Scalars go under `episode/` and are averaged over the episodes of one PPO iteration. Episodes cut
-    short by a lost Ray actor are counted apart (`truncated_by_lost_actor`), not as child runs.
+    short by a lost Ray actor are counted apart (`truncated_by_lost_actor`), not as child runs; a run
+    truncated when its round of drawn tasks ends (it had restarted after a divergence) has no final loss.
     """
 
     def __init__(self, episodes: int = 0, diverged: int = 0, lost_actor_episodes: int = 0) -> None:
@@ -37,7 +38,7 @@ class EpisodeStatsCallback(BaseCallback):
             self.logger.record_mean(f"episode/final_lr/{tag}", info["lr"])
             if info.get("diverged"):
                 self.diverged += 1
-            else:
+            elif "final_val_loss" in info:  # a run cut short at its round's end (TimeLimit.truncated) has none
                 self.logger.record_mean("episode/final_val_loss", info["final_val_loss"])
                 self.logger.record_mean(f"episode/final_val_loss/{tag}", info["final_val_loss"])
             self.logger.record("episode/diverged_total", self.diverged)
