@@ -118,9 +118,12 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files, for increasing initial LRs")
     p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
                    help="for each POLICY after the first, the initial LR from which it drives the run")
+    p.add_argument("--sgd-policies", nargs="+", metavar="POLICY",
+                   help="policy files that drive the runs with SGD instead, for increasing initial LRs (some of "
+                        "the POLICY files or others); default: the POLICY files")
     p.add_argument("--sgd-from-lrs", type=float, nargs="*", metavar="LR",
-                   help="--from-lrs for runs with SGD instead (none: the first POLICY drives every SGD run); "
-                        "default: the same as --from-lrs")
+                   help="--from-lrs among the SGD policies (none: the first drives every SGD run); default: "
+                        "none with --sgd-policies, else the same as --from-lrs")
     p.add_argument("--out", required=True, help="the policy file to write")
     p.add_argument("--cap-decisions", type=int, metavar="N",
                    help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
@@ -335,18 +338,27 @@ def _combine(args: argparse.Namespace) -> int:
 
     if args.cap_decisions is not None:
         check_positive("--cap-decisions", args.cap_decisions)
-    _writable_file(Path(args.out), "--out", inputs=args.policies)
-    by_optimizer = {} if args.sgd_from_lrs is None else {"sgd": args.sgd_from_lrs}
+    _writable_file(Path(args.out), "--out", inputs=args.policies + (args.sgd_policies or []))
+    by_optimizer = {}
+    if args.sgd_policies is not None or args.sgd_from_lrs is not None:
+        sgd_from_lrs = args.sgd_from_lrs or []
+        sgd_policies = args.sgd_policies or args.policies[:len(sgd_from_lrs) + 1]
+        by_optimizer["sgd"] = (sgd_policies, sgd_from_lrs)
     combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer)
     save_policy(combined, args.out)
     ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
              [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]
-    if args.sgd_from_lrs:
-        ranges.append(f"with SGD from {', '.join(f'{lr:g}' for lr in args.sgd_from_lrs)}")
-    elif args.sgd_from_lrs is not None:
-        ranges.append(f"with SGD always {args.policies[0]}")
+    if by_optimizer:
+        ranges.append("with SGD " + _hand_over_text(*by_optimizer["sgd"]))
     print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")
     return 0
+
+
+def _hand_over_text(policies: list[str], from_lrs: list[float]) -> str:
+    if not from_lrs:
+        return f"always {policies[0]}"
+    return f"below {from_lrs[0]:g}: {policies[0]}, " + ", ".join(
+        f"from {lr:g}: {path}" for lr, path in zip(from_lrs, policies[1:]))
 
 
 def _data(args: argparse.Namespace) -> int:

@@ -48,7 +48,7 @@ def test_members_that_observe_or_act_differently_are_refused(members):
         PolicyByInitialLR([members[0], other], [HAND_OVER])
     with pytest.raises(ValueError, match="not positive and increasing"):
         PolicyByInitialLR([*members, members[0]], [1e-2, 1e-3])
-    with pytest.raises(ValueError, match="2 policies need 1 hand-over LR"):
+    with pytest.raises(ValueError, match="policy 2 drives no run"):
         PolicyByInitialLR(members, [])
 
 
@@ -105,7 +105,7 @@ def test_combine_may_deploy_every_member_with_a_cap_per_budget(members, tmp_path
             original.act(np.zeros(len(original.spec.feature_names)))
 
 
-@pytest.mark.parametrize("problem,fragment", [("from_lrs", "need 1 hand-over"), ("features", "differ in"),
+@pytest.mark.parametrize("problem,fragment", [("from_lrs", "take at most 1 hand-over"), ("features", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):
     low, high = members

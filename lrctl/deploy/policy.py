@@ -128,9 +128,31 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
-run takes its base schedule, ceiling and cap per budget from the member that drives it."""
+run takes its base schedule, ceiling and cap per budget from the member that drives it; a member trained
+on one optimizer may drive that optimizer's runs (`HandOver`)."""
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """Which members of a `PolicyByInitialLR` drive the runs of one optimizer family, by initial LR.
+
+    Args:
+        members: indices of the members, for increasing initial LRs.
+        edges: the initial LRs where one of them hands over to the next, one fewer than `members`.
+
+    Example:
+        >>> HandOver((2,)).member_index(1e-2), HandOver((0, 1), (5.5e-3,)).member_index(1e-2)
+        (2, 1)
+    """
+
+    members: tuple[int, ...]
+    edges: tuple[float, ...] = ()
+
+    def member_index(self, initial_lr: float) -> int:
+        """The index of the member that drives a run from `initial_lr`."""
+        return self.members[bisect.bisect_right(self.edges, float(initial_lr))]
 
 
 class PolicyByInitialLR:
@@ -140,45 +162,50 @@ class PolicyByInitialLR:
     from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
     With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
     second. The members observe alike and share the action mode, cap and budget (their specs differ only
-    in `_MAY_DIFFER`), so `spec` describes them all but for the base schedule and ceiling, which each run
-    takes from its member's own spec.
+    in `_MAY_DIFFER`), so `spec` describes them all but for the base schedule, ceiling and optimizers,
+    which each run takes from its member's own spec.
 
-    `edges_by_optimizer` sets other hand-overs for runs of one optimizer family (adam, sgd): the same good
-    LR is about ten times higher for SGD than for Adam. ``{"sgd": ()}`` has the first member drive every
-    SGD run.
+    `hand_over_by_optimizer` sets which members drive the runs of one optimizer family (adam, sgd), and
+    from which initial LRs: the same good LR is about ten times higher for SGD than for Adam, and a member
+    trained on SGD may drive SGD runs alone. Members after the first ``len(edges) + 1`` drive only the
+    runs of the families that name them.
 
     Args:
-        members: the policies, for increasing initial LRs.
-        edges: the hand-over LRs, one fewer than the members.
-        edges_by_optimizer: hand-over LRs for an optimizer family instead of `edges` (none to hand over).
+        members: the policies, for increasing initial LRs (then those only some optimizers use).
+        edges: the hand-over LRs of every other run, at most one fewer than the members.
+        hand_over_by_optimizer: the members and hand-over LRs for the runs of an optimizer family.
 
     Example:
-        >>> both = PolicyByInitialLR([low, high], [5.5e-3], edges_by_optimizer={"sgd": ()})
-        >>> both.for_initial_lr(1e-2) is high, both.for_initial_lr(1e-2, "sgd") is low
+        >>> both = PolicyByInitialLR([low, high, sgd], [5.5e-3], {"sgd": HandOver((2,))})
+        >>> both.for_initial_lr(1e-2) is high, both.for_initial_lr(1e-2, "sgd") is sgd
         (True, True)
     """
 
     def __init__(self, members: Sequence[Policy], edges: Sequence[float],
-                 edges_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> None:
-        by_optimizer = dict(edges_by_optimizer or {})
+                 hand_over_by_optimizer: Mapping[str, HandOver] | None = None) -> None:
+        by_optimizer = dict(hand_over_by_optimizer or {})
         problem = members_problem(members, edges, by_optimizer)
         if problem:
             raise ValueError(problem)
         self.members = tuple(members)
         self.edges = tuple(float(e) for e in edges)
-        self.edges_by_optimizer = {name: tuple(float(e) for e in by_optimizer[name]) for name in sorted(by_optimizer)}
+        self.hand_over = HandOver(tuple(range(len(self.edges) + 1)), self.edges)
+        self.hand_over_by_optimizer = {
+            name: HandOver(tuple(int(i) for i in by_optimizer[name].members),
+                           tuple(float(e) for e in by_optimizer[name].edges))
+            for name in sorted(by_optimizer)}
 
     @property
     def spec(self) -> PolicySpec:
-        """The members' shared spec, with the initial LRs of them all."""
+        """The members' shared spec, with the initial LRs and optimizers of them all."""
         lrs = sorted({lr for m in self.members for lr in m.spec.initial_lrs}, reverse=True)
-        return replace(self.members[0].spec, initial_lrs=tuple(lrs))
+        optimizers = tuple(name for name in OPTIMIZER_FAMILIES if any(name in m.spec.optimizers for m in self.members))
+        return replace(self.members[0].spec, initial_lrs=tuple(lrs), optimizers=optimizers)
 
     def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
         """The member that drives a run from `initial_lr` with `optimizer` (a family: adam, sgd; None or
-        another: the default hand-over)."""
-        edges = self.edges_by_optimizer.get(optimizer, self.edges)
-        return self.members[bisect.bisect_right(edges, float(initial_lr))]
+        another: the hand-over by `edges`)."""
+        return self.members[self.hand_over_by_optimizer.get(optimizer, self.hand_over).member_index(initial_lr)]
 
     def to_file_dict(self) -> dict[str, Any]:
         """The policies as the dict stored in a policy file."""
@@ -186,7 +213,8 @@ class PolicyByInitialLR:
             "format": FORMAT,
             "format_version": FORMAT_VERSION_BY_INITIAL_LR,
             "edges": list(self.edges),
-            "edges_by_optimizer": {name: list(edges) for name, edges in self.edges_by_optimizer.items()},
+            "hand_over_by_optimizer": {name: {"members": list(h.members), "edges": list(h.edges)}
+                                       for name, h in self.hand_over_by_optimizer.items()},
             "members": [m.to_file_dict() for m in self.members],
         }
 
@@ -196,26 +224,34 @@ AnyPolicy = Policy | PolicyByInitialLR
 
 
 def members_problem(members: Sequence[Policy], edges: Sequence[float],
-                    edges_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> str | None:
-    """Why `members` with hand-over `edges` (and `edges_by_optimizer`) cannot form a `PolicyByInitialLR`, or
-    None."""
-    if len(members) < 2 or len(edges) != len(members) - 1:
-        return f"{len(members)} policies need {max(len(members) - 1, 1)} hand-over LR(s), got {len(edges)}"
+                    hand_over_by_optimizer: Mapping[str, HandOver] | None = None) -> str | None:
+    """Why `members` with hand-over `edges` (and `hand_over_by_optimizer`) cannot form a `PolicyByInitialLR`,
+    or None."""
+    if len(members) < 2 or len(edges) > len(members) - 1:
+        return f"{len(members)} policies take at most {max(len(members) - 1, 1)} hand-over LR(s), got {len(edges)}"
     if not _positive_increasing(edges):
         return f"hand-over LRs {list(edges)!r} are not positive and increasing"
-    for name, edges_of in (edges_by_optimizer or {}).items():
+    driving = set(range(len(edges) + 1))
+    for name, hand_over in (hand_over_by_optimizer or {}).items():
         if name not in OPTIMIZER_FAMILIES:
-            return f"hand-over LRs for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
-        if len(edges_of) > len(members) - 1 or not _positive_increasing(edges_of):
-            return (f"hand-over LRs {list(edges_of)!r} for {name} must be positive, increasing and at most "
-                    f"{len(members) - 1}")
+            return f"hand-over for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
+        if not all(isinstance(i, int) and 0 <= i < len(members) for i in hand_over.members) or not hand_over.members:
+            return (f"the {name} hand-over names members {list(hand_over.members)!r}; there are {len(members)}, "
+                    "numbered from 0")
+        if len(hand_over.edges) != len(hand_over.members) - 1 or not _positive_increasing(hand_over.edges):
+            return (f"hand-over LRs {list(hand_over.edges)!r} for {name} must be positive, increasing and one fewer "
+                    f"than its {len(hand_over.members)} policies")
+        driving.update(hand_over.members)
+    idle = [i + 1 for i in range(len(members)) if i not in driving]
+    if idle:
+        return f"policy {idle[0]} drives no run; hand it the runs from an initial LR or of an optimizer"
     first = asdict(members[0].spec)
     for member in members[1:]:
         other = asdict(member.spec)
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
             return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
-                    "(trained on the same setting with the same features, actions, cap, budget and optimizers)")
+                    "(trained on the same setting with the same features, actions, cap and budget)")
     return None
 
 
@@ -231,7 +267,8 @@ def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
 
 def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
                      cap_decisions: int | None = None,
-                     from_lrs_by_optimizer: Mapping[str, Sequence[float]] | None = None) -> PolicyByInitialLR:
+                     by_optimizer: Mapping[str, tuple[Sequence[str | os.PathLike[str]], Sequence[float]]] | None = None,
+                     ) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
     its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
 
@@ -240,23 +277,28 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         from_lrs: for each policy after the first, the initial LR from which it drives the run.
         cap_decisions: where given, every policy caps its decisions per budget
             (`EnvConfig.cap_decisions`), whatever it was trained with.
-        from_lrs_by_optimizer: `from_lrs` for runs of one optimizer family instead (`PolicyByInitialLR`'s
-            `edges_by_optimizer`).
+        by_optimizer: for the runs of an optimizer family, its own policy files (some of `paths` or others)
+            and their `from_lrs` (`PolicyByInitialLR`'s `hand_over_by_optimizer`).
 
     Example:
-        >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100)  # doctest: +SKIP
+        >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100,  # doctest: +SKIP
+        ...                         by_optimizer={"sgd": (["sgd.pt"], [])})
         >>> save_policy(both, "general.pt")  # doctest: +SKIP
     """
+    member_paths = list(dict.fromkeys([str(p) for p in paths] + [str(p) for paths_of, _ in (by_optimizer or {}).values()
+                                                                  for p in paths_of]))
     members = []
-    for path in paths:
+    for path in member_paths:
         loaded = load_policy(path)
         if not isinstance(loaded, Policy):
-            raise PolicyFileError(f"{str(path)!r} already holds several policies; combine the files it was made of")
+            raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
         members.append(loaded if cap_decisions is None else with_cap_decisions(loaded, cap_decisions))
-    problem = members_problem(members, from_lrs, from_lrs_by_optimizer)
+    hand_overs = {name: HandOver(tuple(member_paths.index(str(p)) for p in paths_of), tuple(lrs))
+                  for name, (paths_of, lrs) in (by_optimizer or {}).items()}
+    problem = members_problem(members, from_lrs, hand_overs)
     if problem:
-        raise PolicyFileError(f"cannot combine {', '.join(map(str, paths))}: {problem}")
-    return PolicyByInitialLR(members, from_lrs, from_lrs_by_optimizer)
+        raise PolicyFileError(f"cannot combine {', '.join(member_paths)}: {problem}")
+    return PolicyByInitialLR(members, from_lrs, hand_overs)
 
 
 def _actor_sizes(actor: nn.Sequential) -> list[int]:
@@ -319,8 +361,11 @@ def _damaged(path: Path, err: Exception) -> PolicyFileError:
 def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitialLR:
     try:
         edges = [float(e) for e in data["edges"]]
-        by_optimizer = {str(name): [float(e) for e in edges_of]
-                        for name, edges_of in dict(data.get("edges_by_optimizer") or {}).items()}
+        by_optimizer = {str(name): HandOver(tuple(int(i) for i in h["members"]), tuple(float(e) for e in h["edges"]))
+                        for name, h in dict(data.get("hand_over_by_optimizer") or {}).items()}
+        # older files: hand-over LRs among the first members
+        for name, edges_of in dict(data.get("edges_by_optimizer") or {}).items():
+            by_optimizer[str(name)] = HandOver(tuple(range(len(edges_of) + 1)), tuple(float(e) for e in edges_of))
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, err) from None
@@ -403,8 +448,9 @@ def policy_problem(policy: Policy) -> str | None:
 
 
 GENERAL_POLICY = "general"
-"""Name of the shipped policy trained on a task distribution: two runs (`configs/general.yaml`, and
-`configs/experiments/general_bounded.yaml` for high initial LRs) in one file (`PolicyByInitialLR`)."""
+"""Name of the shipped policy trained on a task distribution: three runs (`configs/general.yaml`,
+`configs/experiments/general_bounded.yaml` for high initial LRs and `configs/experiments/general_sgd.yaml` for
+SGD from high ones) in one file (`PolicyByInitialLR`)."""
 
 
 def shipped_policy_path(setting: str | None = None) -> Path:

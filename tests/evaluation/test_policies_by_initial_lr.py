@@ -4,7 +4,7 @@ picks, with that member's own base schedule and ceiling, one by one and as batch
 import pytest
 
 from lrctl.config import env_config
-from lrctl.deploy.policy import PolicyByInitialLR, save_policy
+from lrctl.deploy.policy import HandOver, PolicyByInitialLR, save_policy
 from lrctl.evaluation.protocol import evaluate, plan_for
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
@@ -16,7 +16,7 @@ def policy_files(tmp_path_factory):
     low = make_policy("discrete", seed=0, action_base="linear")
     high = make_policy("discrete", seed=1, action_base="onecycle", max_lr_ratio=1.0)
     files = {"low": low, "high": high, "both": PolicyByInitialLR([low, high], [3e-3]),
-             "sgd-low": PolicyByInitialLR([low, high], [3e-3], {"sgd": ()})}
+             "sgd-low": PolicyByInitialLR([low, high], [3e-3], {"sgd": HandOver((0,))})}
     for name, policy in files.items():
         save_policy(policy, folder / f"{name}.pt")
     return {name: str(folder / f"{name}.pt") for name in files}
