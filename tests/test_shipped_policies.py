@@ -15,6 +15,7 @@ from lrctl.deploy.policy import (
 )
 
 CONFIGS = Path(__file__).parents[1] / "configs"
+MEMBER_CONFIGS = ("general.yaml", "experiments/general_bounded.yaml", "experiments/general_sgd.yaml")
 
 
 def test_default_is_the_general_policy_trained_on_tasks():
@@ -35,26 +36,34 @@ def test_unknown_name_lists_the_shipped_policies():
 
 def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     general = load_policy(shipped_policy_path())
-    assert isinstance(general, PolicyByInitialLR) and len(general.members) == 2
+    assert isinstance(general, PolicyByInitialLR) and len(general.members) == 3
     (hand_over,) = general.edges
-    low, high = general.members
+    low, high, _ = general.members
     assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
     assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
-    assert general.for_initial_lr(1e-2, "sgd") is low  # SGD's good LRs lie higher: the low member climbs
     features = [0.0] * len(general.spec.feature_names)
     assert all(member.act(features) in (0, 1, 2) for member in general.members)
 
 
+def test_the_general_policy_hands_high_sgd_starts_to_its_member_trained_on_sgd():
+    general = load_policy(shipped_policy_path())
+    low, high, sgd = general.members
+    assert sgd.spec.optimizers == ("adam", "sgd") and low.spec.optimizers == high.spec.optimizers == ("adam",)
+    (hand_over,) = general.hand_over_by_optimizer["sgd"].edges
+    assert 1e-3 < hand_over < 1e-2
+    assert general.for_initial_lr(1e-3, "sgd") is low and general.for_initial_lr(1e-2, "sgd") is sgd
+    assert high not in [general.for_initial_lr(lr, "sgd") for lr in (1e-4, 1e-3, 1e-2, 1e-1)]
+
+
 def test_the_general_policy_deploys_its_members_with_the_cap_per_budget_of_its_model_card():
     members = load_policy(shipped_policy_path()).members
-    assert [m.spec.cap_decisions for m in members] == [100, 100]
-    assert all(load_config(CONFIGS / c).env.cap_decisions == 0 for c in ("general.yaml",
-                                                                         "experiments/general_bounded.yaml"))
+    assert [m.spec.cap_decisions for m in members] == [100, 100, 100]
+    assert all(load_config(CONFIGS / c).env.cap_decisions == 0 for c in MEMBER_CONFIGS)
 
 
 def test_each_member_of_the_general_policy_acts_as_its_config_says():
     members = load_policy(shipped_policy_path()).members
-    for member, config in zip(members, ("general.yaml", "experiments/general_bounded.yaml")):
+    for member, config in zip(members, MEMBER_CONFIGS, strict=True):
         spec, env = member.spec, load_config(CONFIGS / config).env
         assert (spec.action_base, spec.max_change, spec.action_mode, spec.max_lr_ratio) == \
             (env.action_base, env.max_change, env.action_mode, env.max_lr_ratio)
