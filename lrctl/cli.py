@@ -116,7 +116,7 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
                                    "the policy after it takes over. PolicyScheduler, evaluate and the trainer "
                                    "callbacks read the file as any other policy file.")
     p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files, for increasing initial LRs")
-    p.add_argument("--from-lrs", type=float, nargs="+", required=True, metavar="LR",
+    p.add_argument("--from-lrs", type=float, nargs="*", default=[], metavar="LR",
                    help="for each POLICY after the first, the initial LR from which it drives the run")
     p.add_argument("--sgd-policies", nargs="+", metavar="POLICY",
                    help="policy files that drive the runs with SGD instead, for increasing initial LRs (some of "
@@ -338,6 +338,9 @@ def _combine(args: argparse.Namespace) -> int:
 
     if args.cap_decisions is not None:
         check_positive("--cap-decisions", args.cap_decisions)
+    if len(args.from_lrs) != len(args.policies) - 1:
+        raise _UsageError(f"--from-lrs: {len(args.policies)} POLICY files take {len(args.policies) - 1} initial LR(s), "
+                          f"got {len(args.from_lrs)}; give one for each POLICY after the first")
     _writable_file(Path(args.out), "--out", inputs=args.policies + (args.sgd_policies or []))
     by_optimizer = {}
     if args.sgd_policies is not None or args.sgd_from_lrs is not None:
@@ -346,8 +349,7 @@ def _combine(args: argparse.Namespace) -> int:
         by_optimizer["sgd"] = (sgd_policies, sgd_from_lrs)
     combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer)
     save_policy(combined, args.out)
-    ranges = [f"below {args.from_lrs[0]:g}: {args.policies[0]}"] + \
-             [f"from {lr:g}: {path}" for lr, path in zip(args.from_lrs, args.policies[1:])]
+    ranges = [_hand_over_text(args.policies, args.from_lrs)]
     if by_optimizer:
         ranges.append("with SGD " + _hand_over_text(*by_optimizer["sgd"]))
     print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")

@@ -120,3 +120,18 @@ def test_the_policy_file_knows_the_optimizers_the_config_allows():
     from lrctl.deploy.policy import OPTIMIZER_FAMILIES
 
     assert OPTIMIZER_FAMILIES == OPTIMIZERS
+
+
+def test_combine_takes_one_from_lr_per_policy_after_the_first_in_one_line_exit_2(members, tmp_path, capsys):
+    paths = [tmp_path / "low.pt", tmp_path / "sgd.pt"]
+    for member, path in zip(members, paths):
+        save_policy(member, path)
+    out = tmp_path / "both.pt"
+    assert main(["combine", str(paths[0]), "--from-lrs", str(HAND_OVER), "--sgd-policies", str(paths[1]),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrctl: error: --from-lrs: 1 POLICY files take 0") and err.count("\n") == 1
+    assert main(["combine", str(paths[0]), "--sgd-policies", str(paths[1]), "--out", str(out)]) == 0
+    both = load_policy(out)
+    assert both.for_initial_lr(1e-2, "adam") is not both.for_initial_lr(1e-2, "sgd")
+    assert f"always {paths[0]}; with SGD always {paths[1]}" in capsys.readouterr().out

@@ -105,7 +105,7 @@ def test_combine_may_deploy_every_member_with_a_cap_per_budget(members, tmp_path
             original.act(np.zeros(len(original.spec.feature_names)))
 
 
-@pytest.mark.parametrize("problem,fragment", [("from_lrs", "take at most 1 hand-over"), ("features", "differ in"),
+@pytest.mark.parametrize("problem,fragment", [("from_lrs", "2 POLICY files take 1 initial LR"), ("features", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):
     low, high = members
