@@ -115,11 +115,12 @@ def test_combine_refuses_a_bad_sgd_hand_over_in_one_line_exit_2(members, tmp_pat
     assert not (tmp_path / "both.pt").exists()
 
 
-def test_the_policy_file_knows_the_optimizers_the_config_allows():
+def test_the_policy_file_and_the_scheduler_know_the_optimizers_the_config_allows():
     from lrctl.config import OPTIMIZERS
     from lrctl.deploy.policy import OPTIMIZER_FAMILIES
+    from lrctl.deploy.scheduler import _OPTIMIZER_FAMILIES
 
-    assert OPTIMIZER_FAMILIES == OPTIMIZERS
+    assert OPTIMIZER_FAMILIES == OPTIMIZERS == tuple(_OPTIMIZER_FAMILIES)
 
 
 def test_combine_takes_one_from_lr_per_policy_after_the_first_in_one_line_exit_2(members, tmp_path, capsys):
