@@ -62,10 +62,12 @@ class PolicySpec:
     cap_decisions: int = 0
     """The number of decisions per budget at which max_change is the cap (`EnvConfig.cap_decisions`); 0:
     max_change caps every decision."""
+    cut_cap_decisions: int = 0
+    """The same for decisions that lower the LR (`EnvConfig.cut_cap_decisions`); 0: as cap_decisions."""
 
 
 _SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
-_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions"})
+_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions", "cut_cap_decisions"})
 """Spec keys added after files in use were written; where a file lacks one, the default holds for it
 (its policy was trained with a cap on every decision)."""
 
@@ -128,7 +130,8 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "optimizers")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "cut_cap_decisions",
+               "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
 run takes its base schedule, ceiling and cap per budget from the member that drives it; a member trained
 on one optimizer may drive that optimizer's runs (`HandOver`)."""
@@ -259,10 +262,13 @@ def _positive_increasing(edges: Sequence[float]) -> bool:
     return _finite(edges) and all(0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))
 
 
-def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
-    """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`) instead of as trained."""
-    return Policy(replace(policy.spec, cap_decisions=cap_decisions), policy.actor, policy.obs_mean, policy.obs_var,
-                  policy.clip_obs, policy.epsilon, policy.log_std)
+def with_cap_decisions(policy: Policy, cap_decisions: int, cut_cap_decisions: int | None = None) -> Policy:
+    """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`, and for cuts
+    `cut_cap_decisions`; None keeps the policy's) instead of as trained."""
+    cut = policy.spec.cut_cap_decisions if cut_cap_decisions is None else cut_cap_decisions
+    spec = replace(policy.spec, cap_decisions=cap_decisions, cut_cap_decisions=cut)
+    return Policy(spec, policy.actor, policy.obs_mean, policy.obs_var, policy.clip_obs, policy.epsilon,
+                  policy.log_std)
 
 
 def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
@@ -425,6 +431,9 @@ def policy_problem(policy: Policy) -> str | None:
         return f"unknown action base {spec.action_base!r}"
     if not is_cap_decisions(spec.cap_decisions):
         return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
+    if not is_cap_decisions(spec.cut_cap_decisions) or (spec.cut_cap_decisions and not spec.cap_decisions):
+        return (f"cut_cap_decisions {spec.cut_cap_decisions!r} is neither 0 nor, with cap_decisions, a positive "
+                "number of decisions")
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
     if not all(name in OPTIMIZER_FAMILIES for name in spec.optimizers):
