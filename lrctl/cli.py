@@ -128,6 +128,10 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cap-decisions", type=int, metavar="N",
                    help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
                         "budget, larger over fewer decisions (env.cap_decisions); default: as each was trained")
+    p.add_argument("--cut-cap-decisions", type=int, nargs="+", metavar="N",
+                   help="for each POLICY, the cap per budget of its decisions that lower the LR, set as "
+                        "--cap-decisions sets it (env.cut_cap_decisions; 0: as for climbs); the SGD policies keep "
+                        "theirs; default: as each was trained")
 
 
 def _add_upgrade_run(sub: argparse._SubParsersAction) -> None:
@@ -341,13 +345,22 @@ def _combine(args: argparse.Namespace) -> int:
     if len(args.from_lrs) != len(args.policies) - 1:
         raise _UsageError(f"--from-lrs: {len(args.policies)} POLICY files take {len(args.policies) - 1} initial LR(s), "
                           f"got {len(args.from_lrs)}; give one for each POLICY after the first")
+    if args.cut_cap_decisions is not None:
+        if len(args.cut_cap_decisions) != len(args.policies):
+            raise _UsageError(f"--cut-cap-decisions: {len(args.policies)} POLICY files take {len(args.policies)} "
+                              f"value(s), got {len(args.cut_cap_decisions)}; give one for each POLICY")
+        for value in args.cut_cap_decisions:
+            if value < 0:
+                raise _UsageError(f"--cut-cap-decisions: {value} is negative; give 0 (as for climbs) or a number "
+                                  "of decisions")
     _writable_file(Path(args.out), "--out", inputs=args.policies + (args.sgd_policies or []))
     by_optimizer = {}
     if args.sgd_policies is not None or args.sgd_from_lrs is not None:
         sgd_from_lrs = args.sgd_from_lrs or []
         sgd_policies = args.sgd_policies or args.policies[:len(sgd_from_lrs) + 1]
         by_optimizer["sgd"] = (sgd_policies, sgd_from_lrs)
-    combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer)
+    combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer,
+                                args.cut_cap_decisions)
     save_policy(combined, args.out)
     ranges = [_hand_over_text(args.policies, args.from_lrs)]
     if by_optimizer:

@@ -103,6 +103,10 @@ class EnvConfig:
     """0: max_change caps every decision. N > 0: max_change is the cap at N decisions per budget, and a
     budget of n decisions caps each at (1 + max_change) ** (N / n) - 1, so that the LR can move as far
     over a short budget as over a long one."""
+    cut_cap_decisions: int = 0
+    """0: cuts are capped as climbs. N > 0 (with cap_decisions set): the cap of a decision that lowers the
+    LR is set as cap_decisions sets it, at N decisions per budget instead, so that the policy may cut
+    faster (N larger) than it climbs."""
     max_lr_ratio: float = 0.0
     """0: off. r >= 1: the policy's LR never rises above r times the episode's initial LR (before the base
     schedule multiplies it), so with a decaying action_base and r = 1 the applied LR stays at or below the
@@ -334,6 +338,9 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     if not is_cap_decisions(cfg.cap_decisions):
         raise ConfigError(f"{p}cap_decisions: must be 0 (max_change caps every decision) or a positive number of "
                           f"decisions, got {cfg.cap_decisions!r}")
+    if not is_cap_decisions(cfg.cut_cap_decisions) or (cfg.cut_cap_decisions and not cfg.cap_decisions):
+        raise ConfigError(f"{p}cut_cap_decisions: must be 0 (cuts capped as climbs) or, with cap_decisions set, a "
+                          f"positive number of decisions, got {cfg.cut_cap_decisions!r}")
     if not is_max_lr_ratio(cfg.max_lr_ratio):
         raise ConfigError(f"{p}max_lr_ratio: must be 0 (off) or at least 1 (a ceiling below the initial LR "
                           f"would move the first decision by more than max_change), got {cfg.max_lr_ratio}")

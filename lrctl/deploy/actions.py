@@ -125,6 +125,7 @@ class ActionRule(Protocol):
     action_base: str
     max_change: float
     cap_decisions: int
+    cut_cap_decisions: int
     max_lr_ratio: float
     lr_min: float
     lr_max: float
@@ -150,10 +151,11 @@ def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
     return rule.lr_max
 
 
-def decision_cap(rule: ActionRule, budget: int, steps_per_action: int) -> float:
+def decision_cap(rule: ActionRule, budget: int, steps_per_action: int, cutting: bool = False) -> float:
     """The cap of one decision in a budget of `budget` steps: `max_change`, or where `cap_decisions` N is
     set, (1 + max_change) ** (N / n) - 1 for a budget of n decisions, so that the LR can move as far over
-    a short budget as over a long one (N decisions at max_change).
+    a short budget as over a long one (N decisions at max_change). A decision `cutting` the LR takes N from
+    `cut_cap_decisions` where that is set.
 
     Example:
         >>> from lrctl.config import EnvConfig
@@ -162,8 +164,9 @@ def decision_cap(rule: ActionRule, budget: int, steps_per_action: int) -> float:
     """
     if rule.cap_decisions <= 0:
         return rule.max_change
+    per_budget = rule.cut_cap_decisions if cutting and rule.cut_cap_decisions > 0 else rule.cap_decisions
     decisions = max(1, -(-budget // steps_per_action))
-    return (1.0 + rule.max_change) ** (rule.cap_decisions / decisions) - 1.0
+    return (1.0 + rule.max_change) ** (per_budget / decisions) - 1.0
 
 
 def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: int, budget: int,
@@ -171,7 +174,7 @@ def decision_lrs(rule: ActionRule, policy_lr: float, action: Any, steps_done: in
     """One decision: the policy's new LR (`next_lr` of its last one, at most `policy_lr_ceiling`) and the
     LR the child trains with for the next `steps_per_action` steps (times the base schedule at
     `steps_done` of `budget`)."""
-    cap = decision_cap(rule, budget, steps_per_action)
+    cap = decision_cap(rule, budget, steps_per_action, cutting=action_exponent(action, rule.action_mode) < 0)
     new_policy_lr = next_lr(policy_lr, action, rule.action_mode, cap, rule.lr_min, policy_lr_ceiling(rule, initial_lr),
                             noise)
     multiplier = base_multiplier(rule.action_base, steps_done, budget, steps_per_action)

@@ -62,10 +62,12 @@ class PolicySpec:
     cap_decisions: int = 0
     """The number of decisions per budget at which max_change is the cap (`EnvConfig.cap_decisions`); 0:
     max_change caps every decision."""
+    cut_cap_decisions: int = 0
+    """The same for decisions that lower the LR (`EnvConfig.cut_cap_decisions`); 0: as cap_decisions."""
 
 
 _SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
-_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions"})
+_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions", "cut_cap_decisions"})
 """Spec keys added after files in use were written; where a file lacks one, the default holds for it
 (its policy was trained with a cap on every decision)."""
 
@@ -128,7 +130,8 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "optimizers")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "cut_cap_decisions",
+               "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
 run takes its base schedule, ceiling and cap per budget from the member that drives it; a member trained
 on one optimizer may drive that optimizer's runs (`HandOver`)."""
@@ -259,15 +262,19 @@ def _positive_increasing(edges: Sequence[float]) -> bool:
     return _finite(edges) and all(0 < a < b for a, b in zip(edges, list(edges[1:]) + [np.inf]))
 
 
-def with_cap_decisions(policy: Policy, cap_decisions: int) -> Policy:
-    """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`) instead of as trained."""
-    return Policy(replace(policy.spec, cap_decisions=cap_decisions), policy.actor, policy.obs_mean, policy.obs_var,
-                  policy.clip_obs, policy.epsilon, policy.log_std)
+def with_cap_decisions(policy: Policy, cap_decisions: int, cut_cap_decisions: int | None = None) -> Policy:
+    """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`, and for cuts
+    `cut_cap_decisions`; None keeps the policy's) instead of as trained."""
+    cut = policy.spec.cut_cap_decisions if cut_cap_decisions is None else cut_cap_decisions
+    spec = replace(policy.spec, cap_decisions=cap_decisions, cut_cap_decisions=cut)
+    return Policy(spec, policy.actor, policy.obs_mean, policy.obs_var, policy.clip_obs, policy.epsilon,
+                  policy.log_std)
 
 
 def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
                      cap_decisions: int | None = None,
                      by_optimizer: Mapping[str, tuple[Sequence[str | os.PathLike[str]], Sequence[float]]] | None = None,
+                     cut_cap_decisions: Sequence[int] | None = None,
                      ) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
     its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
@@ -278,26 +285,48 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         cap_decisions: where given, every policy caps its decisions per budget
             (`EnvConfig.cap_decisions`), whatever it was trained with.
         by_optimizer: for the runs of an optimizer family, its own policy files (some of `paths` or others)
-            and their `from_lrs` (`PolicyByInitialLR`'s `hand_over_by_optimizer`).
+            and their `from_lrs` (`PolicyByInitialLR`'s `hand_over_by_optimizer`). These keep the cut cap
+            they were trained with.
+        cut_cap_decisions: where given, one per policy of `paths`: its cap per budget for decisions that
+            lower the LR (`EnvConfig.cut_cap_decisions`, 0: as for climbs). A file of `paths` that an
+            optimizer family's runs use with another cut cap is held twice.
 
     Example:
         >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100,  # doctest: +SKIP
-        ...                         by_optimizer={"sgd": (["sgd.pt"], [])})
+        ...                         by_optimizer={"sgd": (["low.pt", "sgd.pt"], [3e-3])},
+        ...                         cut_cap_decisions=[200, 0])
         >>> save_policy(both, "general.pt")  # doctest: +SKIP
     """
-    member_paths = list(dict.fromkeys([str(p) for p in paths] + [str(p) for paths_of, _ in (by_optimizer or {}).values()
-                                                                  for p in paths_of]))
-    members = []
-    for path in member_paths:
-        loaded = load_policy(path)
-        if not isinstance(loaded, Policy):
+    cuts = [None] * len(paths) if cut_cap_decisions is None else list(cut_cap_decisions)
+    if len(cuts) != len(paths):
+        raise PolicyFileError(f"cut_cap_decisions: {len(paths)} policies take {len(paths)} values, got {len(cuts)}")
+    loaded: dict[str, Policy] = {}
+    for path in dict.fromkeys(str(p) for p in [*paths, *(p for paths_of, _ in (by_optimizer or {}).values()
+                                                         for p in paths_of)]):
+        policy = load_policy(path)
+        if not isinstance(policy, Policy):
             raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
-        members.append(loaded if cap_decisions is None else with_cap_decisions(loaded, cap_decisions))
-    hand_overs = {name: HandOver(tuple(member_paths.index(str(p)) for p in paths_of), tuple(lrs))
+        loaded[path] = policy if cap_decisions is None else with_cap_decisions(policy, cap_decisions)
+
+    members: list[Policy] = []
+    member_keys: list[tuple[str, int]] = []
+
+    def member_index(path: str | os.PathLike[str], cut: int | None) -> int:
+        policy = loaded[str(path)]
+        key = (str(path), policy.spec.cut_cap_decisions if cut is None else cut)
+        if key not in member_keys:
+            member_keys.append(key)
+            members.append(policy if cut is None else with_cap_decisions(policy, policy.spec.cap_decisions, cut))
+        return member_keys.index(key)
+
+    default_indices = [member_index(path, cut) for path, cut in zip(paths, cuts)]
+    hand_overs = {name: HandOver(tuple(member_index(p, None) for p in paths_of), tuple(lrs))
                   for name, (paths_of, lrs) in (by_optimizer or {}).items()}
-    problem = members_problem(members, from_lrs, hand_overs)
+    problem = next(filter(None, map(policy_problem, members)), None) or members_problem(members, from_lrs, hand_overs)
+    if default_indices != list(range(len(paths))):
+        problem = problem or "a policy file is given twice among the policies for increasing initial LRs"
     if problem:
-        raise PolicyFileError(f"cannot combine {', '.join(member_paths)}: {problem}")
+        raise PolicyFileError(f"cannot combine {', '.join(dict.fromkeys(path for path, _ in member_keys))}: {problem}")
     return PolicyByInitialLR(members, from_lrs, hand_overs)
 
 
@@ -425,6 +454,9 @@ def policy_problem(policy: Policy) -> str | None:
         return f"unknown action base {spec.action_base!r}"
     if not is_cap_decisions(spec.cap_decisions):
         return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
+    if not is_cap_decisions(spec.cut_cap_decisions) or (spec.cut_cap_decisions and not spec.cap_decisions):
+        return (f"cut_cap_decisions {spec.cut_cap_decisions!r} is neither 0 nor, with cap_decisions, a positive "
+                "number of decisions")
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
     if not all(name in OPTIMIZER_FAMILIES for name in spec.optimizers):

@@ -124,7 +124,7 @@ class PolicyScheduler(LRScheduler):
                 f"{spec.child_steps}; pass total_steps=your training budget in optimizer steps",
                 stacklevel=2,
             )
-        elif total_steps is None and self.policy.spec.cap_decisions:
+        elif total_steps is None and self.policy.spec.cap_decisions:  # cut_cap_decisions needs it too
             warnings.warn(
                 f"the policy sets its cap per decision from total_steps, which defaults to {spec.child_steps}; "
                 "pass total_steps=your training budget in optimizer steps",

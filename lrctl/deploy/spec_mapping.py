@@ -17,7 +17,8 @@ def spec_of(env: EnvConfig) -> PolicySpec:
     """What a policy trained on `env` was trained for, and the features it observes."""
     return PolicySpec(
         feature_names=feature_set(env.features), action_mode=env.action_mode, action_base=env.action_base,
-        max_change=env.max_change, cap_decisions=env.cap_decisions, max_lr_ratio=env.max_lr_ratio,
+        max_change=env.max_change, cap_decisions=env.cap_decisions, cut_cap_decisions=env.cut_cap_decisions,
+        max_lr_ratio=env.max_lr_ratio,
         lr_min=env.lr_min, lr_max=env.lr_max, steps_per_action=env.steps_per_action,
         child_steps=env.child_steps, setting=TASK_DISTRIBUTION if draws_tasks(env) else env.setting,
         initial_lrs=tuple(env.initial_lrs),
@@ -32,5 +33,5 @@ def acting_as(env: EnvConfig, spec: PolicySpec) -> EnvConfig:
     whatever `env` says of them."""
     return dataclasses.replace(env, features=feature_set_name(spec.feature_names), action_mode=spec.action_mode,
                                action_base=spec.action_base, max_change=spec.max_change,
-                               cap_decisions=spec.cap_decisions,
+                               cap_decisions=spec.cap_decisions, cut_cap_decisions=spec.cut_cap_decisions,
                                max_lr_ratio=spec.max_lr_ratio, lr_min=spec.lr_min, lr_max=spec.lr_max)
