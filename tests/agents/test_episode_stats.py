@@ -1,7 +1,7 @@
 """The per-episode TensorBoard scalars: every way an episode ends is logged without error."""
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger
 
 from lrctl.agents.callbacks import EpisodeStatsCallback
 
@@ -14,7 +14,7 @@ def _step(callback, infos):
 def test_finished_diverged_and_round_truncated_runs_are_counted():
     callback = EpisodeStatsCallback()
     model = PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu")
-    model.set_logger(configure(None, []))
+    model.set_logger(Logger(folder=None, output_formats=[]))
     callback.init_callback(model)
     finished = {"lr": 1e-3, "initial_lr": 1e-3, "diverged": False, "final_val_loss": 0.3}
     diverged = {"lr": 1.0, "initial_lr": 1e-2, "diverged": True}
