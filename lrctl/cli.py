@@ -124,6 +124,13 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sgd-from-lrs", type=float, nargs="*", metavar="LR",
                    help="--from-lrs among the SGD policies (none: the first drives every SGD run); default: "
                         "none with --sgd-policies, else the same as --from-lrs")
+    p.add_argument("--short-policies", nargs="+", metavar="POLICY",
+                   help="policy files that drive the other runs of fewer than --short-below steps, for increasing "
+                        "initial LRs (some of the POLICY files or others; SGD runs follow --sgd-policies)")
+    p.add_argument("--short-from-lrs", type=float, nargs="*", default=[], metavar="LR",
+                   help="--from-lrs among the short-budget policies (none: the first drives every such run)")
+    p.add_argument("--short-below", type=int, metavar="STEPS",
+                   help="with --short-policies: the budget in optimizer steps below which they drive the run")
     p.add_argument("--out", required=True, help="the policy file to write")
     p.add_argument("--cap-decisions", type=int, metavar="N",
                    help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
@@ -353,18 +360,30 @@ def _combine(args: argparse.Namespace) -> int:
             if value < 0:
                 raise _UsageError(f"--cut-cap-decisions: {value} is negative; give 0 (as for climbs) or a number "
                                   "of decisions")
-    _writable_file(Path(args.out), "--out", inputs=args.policies + (args.sgd_policies or []))
+    if (args.short_policies is None) != (args.short_below is None):
+        raise _UsageError("--short-policies and --short-below go together; give both or neither")
+    if args.short_below is not None and args.short_below < 2:
+        raise _UsageError(f"--short-below: {args.short_below} steps; give the budget below which the "
+                          "--short-policies drive the run, at least 2")
+    if args.short_policies is not None and len(args.short_from_lrs) != len(args.short_policies) - 1:
+        raise _UsageError(f"--short-from-lrs: {len(args.short_policies)} --short-policies take "
+                          f"{len(args.short_policies) - 1} initial LR(s), got {len(args.short_from_lrs)}")
+    _writable_file(Path(args.out), "--out",
+                   inputs=args.policies + (args.sgd_policies or []) + (args.short_policies or []))
     by_optimizer = {}
     if args.sgd_policies is not None or args.sgd_from_lrs is not None:
         sgd_from_lrs = args.sgd_from_lrs or []
         sgd_policies = args.sgd_policies or args.policies[:len(sgd_from_lrs) + 1]
         by_optimizer["sgd"] = (sgd_policies, sgd_from_lrs)
+    short = None if args.short_policies is None else (args.short_below, args.short_policies, args.short_from_lrs)
     combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer,
-                                args.cut_cap_decisions)
+                                args.cut_cap_decisions, short)
     save_policy(combined, args.out)
     ranges = [_hand_over_text(args.policies, args.from_lrs)]
     if by_optimizer:
         ranges.append("with SGD " + _hand_over_text(*by_optimizer["sgd"]))
+    if short:
+        ranges.append(f"below {args.short_below} steps " + _hand_over_text(args.short_policies, args.short_from_lrs))
     print(f"wrote {args.out} (initial LR {'; '.join(ranges)})")
     return 0
 

@@ -110,8 +110,8 @@ class Policy:
         noise = torch.randn(out.shape, generator=generator)
         return np.clip((out + std * noise).numpy().astype(np.float32), -1.0, 1.0)
 
-    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
-        """The policy that drives a run from `initial_lr` with `optimizer`: this one."""
+    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None, budget: int | None = None) -> Policy:
+        """The policy that drives a run from `initial_lr` with `optimizer` over `budget` steps: this one."""
         return self
 
     def to_file_dict(self) -> dict[str, Any]:
@@ -158,6 +158,24 @@ class HandOver:
         return self.members[bisect.bisect_right(self.edges, float(initial_lr))]
 
 
+@dataclass(frozen=True)
+class ShortBudgets:
+    """Which members of a `PolicyByInitialLR` drive the runs of fewer than `steps` steps (of an optimizer
+    without a hand-over of its own), by initial LR.
+
+    Args:
+        steps: the budget, in the policy's steps, below which `hand_over` picks the member.
+        hand_over: the members and hand-over LRs for those runs.
+
+    Example:
+        >>> ShortBudgets(300, HandOver((3, 1), (5.5e-3,))).hand_over.member_index(1e-3)
+        3
+    """
+
+    steps: int
+    hand_over: HandOver
+
+
 class PolicyByInitialLR:
     """Policies that each drive the runs from one range of initial LRs; a run's initial LR picks one.
 
@@ -170,13 +188,15 @@ class PolicyByInitialLR:
 
     `hand_over_by_optimizer` sets which members drive the runs of one optimizer family (adam, sgd), and
     from which initial LRs: the same good LR is about ten times higher for SGD than for Adam, and a member
-    trained on SGD may drive SGD runs alone. Members after the first ``len(edges) + 1`` drive only the
-    runs of the families that name them.
+    trained on SGD may drive SGD runs alone. `short_budgets` does the same for the other runs of fewer
+    steps than it names: a member trained on short budgets may drive them. Members after the first
+    ``len(edges) + 1`` drive only the runs that name them.
 
     Args:
-        members: the policies, for increasing initial LRs (then those only some optimizers use).
+        members: the policies, for increasing initial LRs (then those only some runs use).
         edges: the hand-over LRs of every other run, at most one fewer than the members.
         hand_over_by_optimizer: the members and hand-over LRs for the runs of an optimizer family.
+        short_budgets: the members and hand-over LRs for the runs of short budgets.
 
     Example:
         >>> both = PolicyByInitialLR([low, high, sgd], [5.5e-3], {"sgd": HandOver((2,))})
@@ -185,11 +205,15 @@ class PolicyByInitialLR:
     """
 
     def __init__(self, members: Sequence[Policy], edges: Sequence[float],
-                 hand_over_by_optimizer: Mapping[str, HandOver] | None = None) -> None:
+                 hand_over_by_optimizer: Mapping[str, HandOver] | None = None,
+                 short_budgets: ShortBudgets | None = None) -> None:
         by_optimizer = dict(hand_over_by_optimizer or {})
-        problem = members_problem(members, edges, by_optimizer)
+        problem = members_problem(members, edges, by_optimizer, short_budgets)
         if problem:
             raise ValueError(problem)
+        self.short_budgets = None if short_budgets is None else ShortBudgets(
+            int(short_budgets.steps), HandOver(tuple(int(i) for i in short_budgets.hand_over.members),
+                                               tuple(float(e) for e in short_budgets.hand_over.edges)))
         self.members = tuple(members)
         self.edges = tuple(float(e) for e in edges)
         self.hand_over = HandOver(tuple(range(len(self.edges) + 1)), self.edges)
@@ -205,10 +229,14 @@ class PolicyByInitialLR:
         optimizers = tuple(name for name in OPTIMIZER_FAMILIES if any(name in m.spec.optimizers for m in self.members))
         return replace(self.members[0].spec, initial_lrs=tuple(lrs), optimizers=optimizers)
 
-    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None) -> Policy:
+    def for_initial_lr(self, initial_lr: float, optimizer: str | None = None, budget: int | None = None) -> Policy:
         """The member that drives a run from `initial_lr` with `optimizer` (a family: adam, sgd; None or
-        another: the hand-over by `edges`)."""
-        return self.members[self.hand_over_by_optimizer.get(optimizer, self.hand_over).member_index(initial_lr)]
+        another: the hand-over by `edges`) over `budget` steps (None: not short)."""
+        hand_over = self.hand_over_by_optimizer.get(optimizer)
+        if hand_over is None:
+            short = self.short_budgets
+            hand_over = short.hand_over if short and budget is not None and budget < short.steps else self.hand_over
+        return self.members[hand_over.member_index(initial_lr)]
 
     def to_file_dict(self) -> dict[str, Any]:
         """The policies as the dict stored in a policy file."""
@@ -218,6 +246,9 @@ class PolicyByInitialLR:
             "edges": list(self.edges),
             "hand_over_by_optimizer": {name: {"members": list(h.members), "edges": list(h.edges)}
                                        for name, h in self.hand_over_by_optimizer.items()},
+            "short_budgets": None if self.short_budgets is None else {
+                "steps": self.short_budgets.steps, "members": list(self.short_budgets.hand_over.members),
+                "edges": list(self.short_budgets.hand_over.edges)},
             "members": [m.to_file_dict() for m in self.members],
         }
 
@@ -227,17 +258,24 @@ AnyPolicy = Policy | PolicyByInitialLR
 
 
 def members_problem(members: Sequence[Policy], edges: Sequence[float],
-                    hand_over_by_optimizer: Mapping[str, HandOver] | None = None) -> str | None:
-    """Why `members` with hand-over `edges` (and `hand_over_by_optimizer`) cannot form a `PolicyByInitialLR`,
-    or None."""
+                    hand_over_by_optimizer: Mapping[str, HandOver] | None = None,
+                    short_budgets: ShortBudgets | None = None) -> str | None:
+    """Why `members` with hand-over `edges` (and `hand_over_by_optimizer`, `short_budgets`) cannot form a
+    `PolicyByInitialLR`, or None."""
     if len(members) < 2 or len(edges) > len(members) - 1:
         return f"{len(members)} policies take at most {max(len(members) - 1, 1)} hand-over LR(s), got {len(edges)}"
     if not _positive_increasing(edges):
         return f"hand-over LRs {list(edges)!r} are not positive and increasing"
     driving = set(range(len(edges) + 1))
-    for name, hand_over in (hand_over_by_optimizer or {}).items():
+    named = dict(hand_over_by_optimizer or {})
+    for name in named:
         if name not in OPTIMIZER_FAMILIES:
             return f"hand-over for optimizer {name!r}: allowed optimizers are {', '.join(OPTIMIZER_FAMILIES)}"
+    if short_budgets is not None:
+        if isinstance(short_budgets.steps, bool) or not isinstance(short_budgets.steps, int) or short_budgets.steps < 2:
+            return f"short budgets below {short_budgets.steps!r} steps: give a number of steps of at least 2"
+        named[f"budgets below {short_budgets.steps} steps"] = short_budgets.hand_over
+    for name, hand_over in named.items():
         if not all(isinstance(i, int) and 0 <= i < len(members) for i in hand_over.members) or not hand_over.members:
             return (f"the {name} hand-over names members {list(hand_over.members)!r}; there are {len(members)}, "
                     "numbered from 0")
@@ -247,7 +285,8 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float],
         driving.update(hand_over.members)
     idle = [i + 1 for i in range(len(members)) if i not in driving]
     if idle:
-        return f"policy {idle[0]} drives no run; hand it the runs from an initial LR or of an optimizer"
+        return (f"policy {idle[0]} drives no run; hand it the runs from an initial LR, of an optimizer or of "
+                "short budgets")
     first = asdict(members[0].spec)
     for member in members[1:]:
         other = asdict(member.spec)
@@ -275,6 +314,7 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
                      cap_decisions: int | None = None,
                      by_optimizer: Mapping[str, tuple[Sequence[str | os.PathLike[str]], Sequence[float]]] | None = None,
                      cut_cap_decisions: Sequence[int] | None = None,
+                     short_budgets: tuple[int, Sequence[str | os.PathLike[str]], Sequence[float]] | None = None,
                      ) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
     its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
@@ -290,6 +330,9 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         cut_cap_decisions: where given, one per policy of `paths`: its cap per budget for decisions that
             lower the LR (`EnvConfig.cut_cap_decisions`, 0: as for climbs). A file of `paths` that an
             optimizer family's runs use with another cut cap is held twice.
+        short_budgets: (steps, files, from_lrs): the policy files (some of `paths` or others) that drive the
+            other runs of fewer than `steps` steps, and their `from_lrs` (`ShortBudgets`). These keep the
+            cut cap they were trained with.
 
     Example:
         >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100,  # doctest: +SKIP
@@ -300,9 +343,10 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
     cuts = [None] * len(paths) if cut_cap_decisions is None else list(cut_cap_decisions)
     if len(cuts) != len(paths):
         raise PolicyFileError(f"cut_cap_decisions: {len(paths)} policies take {len(paths)} values, got {len(cuts)}")
+    short_paths = list(short_budgets[1]) if short_budgets is not None else []
     loaded: dict[str, Policy] = {}
     for path in dict.fromkeys(str(p) for p in [*paths, *(p for paths_of, _ in (by_optimizer or {}).values()
-                                                         for p in paths_of)]):
+                                                         for p in paths_of), *short_paths]):
         policy = load_policy(path)
         if not isinstance(policy, Policy):
             raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
@@ -322,12 +366,15 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
     default_indices = [member_index(path, cut) for path, cut in zip(paths, cuts)]
     hand_overs = {name: HandOver(tuple(member_index(p, None) for p in paths_of), tuple(lrs))
                   for name, (paths_of, lrs) in (by_optimizer or {}).items()}
-    problem = next(filter(None, map(policy_problem, members)), None) or members_problem(members, from_lrs, hand_overs)
+    short = None if short_budgets is None else ShortBudgets(
+        short_budgets[0], HandOver(tuple(member_index(p, None) for p in short_paths), tuple(short_budgets[2])))
+    problem = (next(filter(None, map(policy_problem, members)), None)
+               or members_problem(members, from_lrs, hand_overs, short))
     if default_indices != list(range(len(paths))):
         problem = problem or "a policy file is given twice among the policies for increasing initial LRs"
     if problem:
         raise PolicyFileError(f"cannot combine {', '.join(dict.fromkeys(path for path, _ in member_keys))}: {problem}")
-    return PolicyByInitialLR(members, from_lrs, hand_overs)
+    return PolicyByInitialLR(members, from_lrs, hand_overs, short)
 
 
 def _actor_sizes(actor: nn.Sequential) -> list[int]:
@@ -395,13 +442,16 @@ def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitia
         # older files: hand-over LRs among the first members
         for name, edges_of in dict(data.get("edges_by_optimizer") or {}).items():
             by_optimizer[str(name)] = HandOver(tuple(range(len(edges_of) + 1)), tuple(float(e) for e in edges_of))
+        short = data.get("short_budgets")
+        short_budgets = None if short is None else ShortBudgets(int(short["steps"]), HandOver(
+            tuple(int(i) for i in short["members"]), tuple(float(e) for e in short["edges"])))
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, err) from None
-    problem = members_problem(members, edges, by_optimizer)
+    problem = members_problem(members, edges, by_optimizer, short_budgets)
     if problem:
         raise PolicyFileError(f"{str(path)!r} holds unusable policies: {problem}; combine them again")
-    return PolicyByInitialLR(members, edges, by_optimizer)
+    return PolicyByInitialLR(members, edges, by_optimizer, short_budgets)
 
 
 def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:

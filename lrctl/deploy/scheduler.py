@@ -107,8 +107,11 @@ class PolicyScheduler(LRScheduler):
         _check_optimizer(optimizer, spec.optimizers)
         first_group = optimizer.param_groups[0]
         self.policy_initial_lr = float(first_group.get("initial_lr", first_group["lr"]))
-        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(optimizer))
-        """The policy that drives this run (of several in the file, the one for its initial LR)."""
+        self.warmup_steps = _warmup_steps(warmup_steps, self.total_steps)
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(optimizer),
+                                                   self.total_steps - self.warmup_steps)
+        """The policy that drives this run (of several in the file, the one for its optimizer, initial LR and
+        budget)."""
         if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
             raise TypeError(f"model must be an nn.Module with parameters, got {type(model).__name__}")
         if self.steps_per_action != spec.steps_per_action:
@@ -150,7 +153,6 @@ class PolicyScheduler(LRScheduler):
         self.val_x, self.val_y = _to_device(x_val, device), y_val.to(device)
         self.tracker = FeatureTracker(1, spec.feature_names)
         self.deterministic = deterministic
-        self.warmup_steps = _warmup_steps(warmup_steps, self.total_steps)
         if isinstance(warmup_start_factor, bool) or not isinstance(warmup_start_factor, (int, float)) or \
                 not 0 < warmup_start_factor <= 1:
             raise ValueError(f"warmup_start_factor must lie in (0, 1], got {warmup_start_factor!r}")
@@ -323,7 +325,8 @@ class PolicyScheduler(LRScheduler):
         self.warmup_steps = _warmup_steps(state_dict["warmup_steps"], self.total_steps)
         self.warmup_start_factor = float(state_dict["warmup_start_factor"])
         self.policy_initial_lr = float(state_dict["policy_initial_lr"])
-        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(self.optimizer))
+        self.policy = self.policies.for_initial_lr(self.policy_initial_lr, optimizer_family(self.optimizer),
+                                                   self.total_steps - self.warmup_steps)
         self._started = True
 
 

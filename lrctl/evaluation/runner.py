@@ -117,7 +117,8 @@ def run_policy_batched(tasks: Sequence[Task]) -> list[RunResult]:
     policies = load_policy(method.params["path"])
     driven_by: dict[Policy, list[int]] = {}  # task indices of each policy that drives some
     for i, task in enumerate(tasks):
-        driven_by.setdefault(policies.for_initial_lr(task.initial_lr, env_cfg.optimizer), []).append(i)
+        driven_by.setdefault(policies.for_initial_lr(task.initial_lr, env_cfg.optimizer, env_cfg.child_steps),
+                             []).append(i)
     results: list[RunResult | None] = [None] * len(tasks)
     for policy, indices in driven_by.items():
         for i, result in zip(indices, _policy_pass(env_cfg, policy, method.name, [tasks[i] for i in indices])):

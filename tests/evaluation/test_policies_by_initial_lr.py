@@ -4,7 +4,7 @@ picks, with that member's own base schedule and ceiling, one by one and as batch
 import pytest
 
 from lrctl.config import env_config
-from lrctl.deploy.policy import HandOver, PolicyByInitialLR, save_policy
+from lrctl.deploy.policy import HandOver, PolicyByInitialLR, ShortBudgets, save_policy
 from lrctl.evaluation.protocol import evaluate, plan_for
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
@@ -16,7 +16,8 @@ def policy_files(tmp_path_factory):
     low = make_policy("discrete", seed=0, action_base="linear")
     high = make_policy("discrete", seed=1, action_base="onecycle", max_lr_ratio=1.0)
     files = {"low": low, "high": high, "both": PolicyByInitialLR([low, high], [3e-3]),
-             "sgd-low": PolicyByInitialLR([low, high], [3e-3], {"sgd": HandOver((0,))})}
+             "sgd-low": PolicyByInitialLR([low, high], [3e-3], {"sgd": HandOver((0,))}),
+             "short-low": PolicyByInitialLR([low, high], [3e-3], short_budgets=ShortBudgets(10_000, HandOver((0,))))}
     for name, policy in files.items():
         save_policy(policy, folder / f"{name}.pt")
     return {name: str(folder / f"{name}.pt") for name in files}
@@ -50,5 +51,13 @@ def test_each_run_is_the_run_of_the_member_its_initial_lr_picks(policy_files, me
 def test_an_sgd_run_goes_to_the_member_of_the_sgd_hand_over(policy_files, batched):
     low = _learned(policy_files["low"], optimizer="sgd")
     both = _learned(policy_files["sgd-low"], batched, optimizer="sgd")
+    for key, run in both.items():
+        assert run.lrs == pytest.approx(low[key].lrs, rel=1e-9)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_run_of_a_short_budget_goes_to_the_member_of_the_short_budgets(policy_files, member_runs, batched):
+    low, _ = member_runs
+    both = _learned(policy_files["short-low"], batched)  # every budget here is below 10,000 steps
     for key, run in both.items():
         assert run.lrs == pytest.approx(low[key].lrs, rel=1e-9)
