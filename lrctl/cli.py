@@ -6,6 +6,7 @@ Every user error ends with one line on stderr naming the bad value and what to d
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -124,6 +125,10 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sgd-from-lrs", type=float, nargs="*", metavar="LR",
                    help="--from-lrs among the SGD policies (none: the first drives every SGD run); default: "
                         "none with --sgd-policies, else the same as --from-lrs")
+    p.add_argument("--sgd-lr-offsets", type=float, nargs="+", metavar="DECADES",
+                   help="for each --sgd-policies file, the decades it adds to the LR it observes on SGD runs, so "
+                        "that a policy trained on Adam sees an SGD LR in Adam's terms (-1: ten times lower); "
+                        "default: 0 each, as trained")
     p.add_argument("--short-policies", nargs="+", metavar="POLICY",
                    help="policy files that drive the other runs of fewer than --short-below steps, for increasing "
                         "initial LRs (some of the POLICY files or others; SGD runs follow --sgd-policies)")
@@ -360,6 +365,13 @@ def _combine(args: argparse.Namespace) -> int:
             if value < 0:
                 raise _UsageError(f"--cut-cap-decisions: {value} is negative; give 0 (as for climbs) or a number "
                                   "of decisions")
+    if args.sgd_lr_offsets is not None:
+        if args.sgd_policies is None or len(args.sgd_lr_offsets) != len(args.sgd_policies):
+            raise _UsageError(f"--sgd-lr-offsets: give one per --sgd-policies file, got {len(args.sgd_lr_offsets)} "
+                              f"for {len(args.sgd_policies or [])}")
+        bad = next((v for v in args.sgd_lr_offsets if not math.isfinite(v)), None)
+        if bad is not None:
+            raise _UsageError(f"--sgd-lr-offsets: {bad} is not a finite number of decades")
     if (args.short_policies is None) != (args.short_below is None):
         raise _UsageError("--short-policies and --short-below go together; give both or neither")
     if args.short_below is not None and args.short_below < 2:
@@ -377,7 +389,8 @@ def _combine(args: argparse.Namespace) -> int:
         by_optimizer["sgd"] = (sgd_policies, sgd_from_lrs)
     short = None if args.short_policies is None else (args.short_below, args.short_policies, args.short_from_lrs)
     combined = combine_policies(args.policies, args.from_lrs, args.cap_decisions, by_optimizer,
-                                args.cut_cap_decisions, short)
+                                args.cut_cap_decisions, short,
+                                {"sgd": args.sgd_lr_offsets} if args.sgd_lr_offsets is not None else None)
     save_policy(combined, args.out)
     ranges = [_hand_over_text(args.policies, args.from_lrs)]
     if by_optimizer:

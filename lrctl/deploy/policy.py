@@ -64,10 +64,14 @@ class PolicySpec:
     max_change caps every decision."""
     cut_cap_decisions: int = 0
     """The same for decisions that lower the LR (`EnvConfig.cut_cap_decisions`); 0: as cap_decisions."""
+    log10_lr_offset: float = 0.0
+    """Decades added to the observed `log10_lr` before normalisation: a policy trained on one optimizer
+    deployed on another whose good LRs lie at another scale sees the LR in its own terms (-1 for a policy
+    trained on Adam driving SGD runs, whose good LRs lie about ten times higher). 0: as trained."""
 
 
 _SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
-_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions", "cut_cap_decisions"})
+_KEYS_FILES_MAY_LACK = frozenset({"cap_decisions", "cut_cap_decisions", "log10_lr_offset"})
 """Spec keys added after files in use were written; where a file lacks one, the default holds for it
 (its policy was trained with a cap on every decision)."""
 
@@ -86,7 +90,10 @@ class Policy:
         self.epsilon = float(epsilon)
 
     def normalize(self, features: np.ndarray) -> np.ndarray:
-        """Exactly VecNormalize.normalize_obs with the frozen statistics."""
+        """Exactly VecNormalize.normalize_obs with the frozen statistics (after `log10_lr_offset`)."""
+        if self.spec.log10_lr_offset:
+            features = np.array(features, dtype=np.float64)
+            features[..., self.spec.feature_names.index("log10_lr")] += self.spec.log10_lr_offset
         return np.clip((features - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon),
                        -self.clip_obs, self.clip_obs)
 
@@ -131,7 +138,7 @@ class Policy:
 
 
 _MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "cut_cap_decisions",
-               "optimizers")
+               "log10_lr_offset", "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
 run takes its base schedule, ceiling and cap per budget from the member that drives it; a member trained
 on one optimizer may drive that optimizer's runs (`HandOver`)."""
@@ -315,6 +322,7 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
                      by_optimizer: Mapping[str, tuple[Sequence[str | os.PathLike[str]], Sequence[float]]] | None = None,
                      cut_cap_decisions: Sequence[int] | None = None,
                      short_budgets: tuple[int, Sequence[str | os.PathLike[str]], Sequence[float]] | None = None,
+                     log10_lr_offsets: Mapping[str, Sequence[float]] | None = None,
                      ) -> PolicyByInitialLR:
     """The policies of `paths` (for increasing initial LRs), each after the first driving the runs from
     its entry of `from_lrs` up; a one-line PolicyFileError where they cannot be combined.
@@ -333,11 +341,14 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         short_budgets: (steps, files, from_lrs): the policy files (some of `paths` or others) that drive the
             other runs of fewer than `steps` steps, and their `from_lrs` (`ShortBudgets`). These keep the
             cut cap they were trained with.
+        log10_lr_offsets: for an optimizer family of `by_optimizer`, one per its policy files: the decades
+            that policy adds to the LR it observes on that family's runs (`PolicySpec.log10_lr_offset`,
+            0: as trained).
 
     Example:
         >>> both = combine_policies(["low.pt", "high.pt"], [5.5e-3], cap_decisions=100,  # doctest: +SKIP
         ...                         by_optimizer={"sgd": (["low.pt", "sgd.pt"], [3e-3])},
-        ...                         cut_cap_decisions=[200, 0])
+        ...                         cut_cap_decisions=[200, 0], log10_lr_offsets={"sgd": [-1.0, 0.0]})
         >>> save_policy(both, "general.pt")  # doctest: +SKIP
     """
     cuts = [None] * len(paths) if cut_cap_decisions is None else list(cut_cap_decisions)
@@ -352,19 +363,26 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
             raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
         loaded[path] = policy if cap_decisions is None else with_cap_decisions(policy, cap_decisions)
 
+    offsets = dict(log10_lr_offsets or {})
+    for name, values in offsets.items():
+        if len(values) != len((by_optimizer or {}).get(name, ((), ()))[0]):
+            raise PolicyFileError(f"log10_lr_offsets for {name}: give one per its policy file, got {len(values)}")
     members: list[Policy] = []
-    member_keys: list[tuple[str, int]] = []
+    member_keys: list[tuple[str, int, float]] = []
 
-    def member_index(path: str | os.PathLike[str], cut: int | None) -> int:
+    def member_index(path: str | os.PathLike[str], cut: int | None, offset: float = 0.0) -> int:
         policy = loaded[str(path)]
-        key = (str(path), policy.spec.cut_cap_decisions if cut is None else cut)
+        key = (str(path), policy.spec.cut_cap_decisions if cut is None else cut, float(offset))
         if key not in member_keys:
             member_keys.append(key)
-            members.append(policy if cut is None else with_cap_decisions(policy, policy.spec.cap_decisions, cut))
+            spec = replace(policy.spec, cut_cap_decisions=key[1], log10_lr_offset=key[2])
+            members.append(Policy(spec, policy.actor, policy.obs_mean, policy.obs_var, policy.clip_obs,
+                                  policy.epsilon, policy.log_std))
         return member_keys.index(key)
 
     default_indices = [member_index(path, cut) for path, cut in zip(paths, cuts)]
-    hand_overs = {name: HandOver(tuple(member_index(p, None) for p in paths_of), tuple(lrs))
+    hand_overs = {name: HandOver(tuple(member_index(p, None, offset) for p, offset in
+                                       zip(paths_of, offsets.get(name, [0.0] * len(paths_of)))), tuple(lrs))
                   for name, (paths_of, lrs) in (by_optimizer or {}).items()}
     short = None if short_budgets is None else ShortBudgets(
         short_budgets[0], HandOver(tuple(member_index(p, None) for p in short_paths), tuple(short_budgets[2])))
@@ -373,7 +391,7 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
     if default_indices != list(range(len(paths))):
         problem = problem or "a policy file is given twice among the policies for increasing initial LRs"
     if problem:
-        raise PolicyFileError(f"cannot combine {', '.join(dict.fromkeys(path for path, _ in member_keys))}: {problem}")
+        raise PolicyFileError(f"cannot combine {', '.join(dict.fromkeys(key[0] for key in member_keys))}: {problem}")
     return PolicyByInitialLR(members, from_lrs, hand_overs, short)
 
 
@@ -509,6 +527,9 @@ def policy_problem(policy: Policy) -> str | None:
                 "number of decisions")
     if not is_max_lr_ratio(spec.max_lr_ratio):
         return f"max_lr_ratio {spec.max_lr_ratio!r} is neither 0 (none) nor at least 1"
+    if spec.log10_lr_offset and ("log10_lr" not in spec.feature_names or not _finite([spec.log10_lr_offset])):
+        return (f"log10_lr_offset {spec.log10_lr_offset!r} needs a finite value and a policy that observes "
+                "log10_lr")
     if not all(name in OPTIMIZER_FAMILIES for name in spec.optimizers):
         return f"unknown optimizers {list(spec.optimizers)!r}"
     sizes = _actor_sizes(policy.actor)
