@@ -15,8 +15,9 @@ from lrctl.deploy.policy import (
 )
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-MEMBER_CONFIGS = ("general.yaml", "experiments/general_bounded.yaml", "general.yaml", "experiments/general_sgd.yaml")
-"""The config of each member: the low-start one is held twice, cutting faster on Adam runs than on SGD runs."""
+MEMBER_CONFIGS = ("general.yaml", "experiments/general_bounded.yaml", "general.yaml", "experiments/general_sgd.yaml",
+                  "experiments/general_short_budgets.yaml")
+"""The config of each member: the low-start one is held twice, as it drives Adam runs and SGD runs."""
 
 
 def test_default_is_the_general_policy_trained_on_tasks():
@@ -37,9 +38,9 @@ def test_unknown_name_lists_the_shipped_policies():
 
 def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     general = load_policy(shipped_policy_path())
-    assert isinstance(general, PolicyByInitialLR) and len(general.members) == 4
+    assert isinstance(general, PolicyByInitialLR) and len(general.members) == 5
     (hand_over,) = general.edges
-    low, high, _, _ = general.members
+    low, high, _, _, _ = general.members
     assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
     assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
     features = [0.0] * len(general.spec.feature_names)
@@ -48,7 +49,7 @@ def test_the_general_policy_hands_high_starts_to_its_bounded_member():
 
 def test_the_general_policy_hands_high_sgd_starts_to_its_member_trained_on_sgd():
     general = load_policy(shipped_policy_path())
-    _, high, low, sgd = general.members
+    _, high, low, sgd, _ = general.members
     assert sgd.spec.optimizers == ("adam", "sgd") and low.spec.optimizers == high.spec.optimizers == ("adam",)
     (hand_over,) = general.hand_over_by_optimizer["sgd"].edges
     assert 1e-3 < hand_over < 1e-2
@@ -58,14 +59,14 @@ def test_the_general_policy_hands_high_sgd_starts_to_its_member_trained_on_sgd()
 
 def test_the_general_policy_deploys_its_members_with_the_cap_per_budget_of_its_model_card():
     members = load_policy(shipped_policy_path()).members
-    assert [m.spec.cap_decisions for m in members] == [100, 100, 100, 100]
-    assert all(load_config(CONFIGS / c).env.cap_decisions == 0 for c in MEMBER_CONFIGS)
+    assert [m.spec.cap_decisions for m in members] == [100, 100, 100, 100, 100]
+    assert [load_config(CONFIGS / c).env.cap_decisions for c in MEMBER_CONFIGS] == [0, 0, 0, 0, 100]
 
 
 def test_on_adam_runs_the_low_start_member_cuts_at_twice_the_cap_and_on_sgd_runs_as_it_climbs():
     general = load_policy(shipped_policy_path())
-    adam_low, _, sgd_low, _ = general.members
-    assert [m.spec.cut_cap_decisions for m in general.members] == [200, 0, 0, 0]
+    adam_low, _, sgd_low, _, _ = general.members
+    assert [m.spec.cut_cap_decisions for m in general.members] == [200, 0, 0, 0, 0]
     assert general.for_initial_lr(1e-3, "adam") is adam_low and general.for_initial_lr(1e-3, "sgd") is sgd_low
     assert all(a.equal(b) for a, b in zip(adam_low.actor.state_dict().values(), sgd_low.actor.state_dict().values()))
     assert all(load_config(CONFIGS / c).env.cut_cap_decisions == 0 for c in MEMBER_CONFIGS)
@@ -79,3 +80,18 @@ def test_each_member_of_the_general_policy_acts_as_its_config_says():
             (env.action_base, env.max_change, env.action_mode, env.max_lr_ratio)
         assert spec.feature_names == feature_set(env.features)
         assert spec.optimizers == tuple(env.tasks.optimizers)
+
+
+def test_on_sgd_runs_the_low_start_member_sees_the_lr_one_decade_lower():
+    general = load_policy(shipped_policy_path())
+    assert [m.spec.log10_lr_offset for m in general.members] == [0.0, 0.0, -1.0, 0.0, 0.0]
+    assert general.for_initial_lr(1e-3, "sgd").spec.log10_lr_offset == -1.0
+
+
+def test_adam_runs_of_short_budgets_go_to_the_member_trained_on_them():
+    general = load_policy(shipped_policy_path())
+    low, high, _, _, short = general.members
+    assert general.short_budgets.steps == 300 and short.spec.optimizers == ("adam",)
+    assert general.for_initial_lr(1e-3, "adam", 200) is short and general.for_initial_lr(1e-3, "adam", 300) is low
+    assert general.for_initial_lr(1e-2, "adam", 200) is high
+    assert general.for_initial_lr(1e-3, "sgd", 200) is general.members[2]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lrctl.deploy.features as features
 from lrctl.config import load_config
+from lrctl.evaluation.records import selection_score
 from lrctl.evaluation.selection import render_selection, score_runs
 
 parser = argparse.ArgumentParser()
@@ -24,5 +25,7 @@ def shifted(self, *a, **k):
 
 
 features.FeatureTracker.observe = shifted
-print(render_selection(score_runs([(args.run_dir, load_config(args.run_dir / "config.yaml"))], args.seeds, workers=1),
-                       args.seeds, tasks_of=args.run_dir))
+candidates = score_runs([(args.run_dir, load_config(args.run_dir / "config.yaml"))], args.seeds, workers=1)
+print(render_selection(candidates, args.seeds, tasks_of=args.run_dir))
+for lr, runs in candidates[0].policy_runs.items():  # the mean log(policy / constant LR) per start
+    print(f"start {lr:g}: {selection_score({lr: runs}, {lr: candidates[0].constant_runs[lr]}):+.4f}")
