@@ -3,7 +3,8 @@
 
 Run: python examples/digits_with_shipped_policy.py [--initial-lr 1e-3] [--policy FILE]
 The default policy is the general one, trained on a distribution of tasks (`lrctl.shipped_policy_path()`);
-the optimizer and the initial LR pick which of its three members drives the run. `--policy` takes a policy file instead.
+the optimizer, the budget and the initial LR pick which of its members drives the run. `--policy` takes a policy
+file instead.
 It needs no download. The loop is a plain PyTorch loop: the only lrctl line is the scheduler.
 """
 
