@@ -73,7 +73,7 @@ class PolicySpec:
 _SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(PolicySpec))
 _KEYS_FILES_MAY_LACK = frozenset({"cap_decisions", "cut_cap_decisions", "log10_lr_offset"})
 """Spec keys added after files in use were written; where a file lacks one, the default holds for it
-(its policy was trained with a cap on every decision)."""
+(its policy acts as trained: a cap on every decision, cuts capped as climbs, the LR observed as it is)."""
 
 
 class Policy:
