@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrctl.deploy.policy import PolicyFileError, load_policy, save_policy
+from lrctl.deploy.policy import PolicyByInitialLR, PolicyFileError, load_policy, save_policy
 from tests.policy_helpers import make_policy
 
 
@@ -135,3 +135,27 @@ def test_a_pre_release_file_without_a_spec_key_says_to_export_again(saved, tmp_p
     torch.save(data, tmp_path / "older.pt")
     with pytest.raises(PolicyFileError, match=f"lacks {key}: it was written by a pre-release lrctl"):
         load_policy(tmp_path / "older.pt")
+
+
+def test_a_pre_release_file_is_named_once_not_called_damaged(saved, tmp_path):
+    _, path = saved
+    data = torch.load(path, weights_only=True)
+    del data["spec"]["optimizers"]
+    torch.save(data, tmp_path / "older.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "older.pt")
+    assert "damaged" not in str(err.value) and str(err.value).count("older.pt") == 1
+
+
+@pytest.mark.parametrize("several", [False, True])
+def test_a_file_of_a_newer_lrctl_says_to_upgrade(saved, tmp_path, several):
+    policy, path = saved
+    data = (PolicyByInitialLR([policy, policy], [1e-3]) if several else policy).to_file_dict()
+    for spec in [m["spec"] for m in data["members"]] if several else [data["spec"]]:
+        spec["a_later_option"] = 1.0
+    torch.save(data, tmp_path / "newer.pt")
+    with pytest.raises(PolicyFileError) as err:
+        load_policy(tmp_path / "newer.pt")
+    message = str(err.value)
+    assert "sets a_later_option" in message and "upgrade lrctl" in message and "damaged" not in message
+    assert message.count("newer.pt") == 1 and "\n" not in message

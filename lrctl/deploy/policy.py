@@ -464,6 +464,8 @@ def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitia
         short_budgets = None if short is None else ShortBudgets(int(short["steps"]), HandOver(
             tuple(int(i) for i in short["members"]), tuple(float(e) for e in short["edges"])))
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
+    except PolicyFileError:
+        raise
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, err) from None
     problem = members_problem(members, edges, by_optimizer, short_budgets)
@@ -480,6 +482,10 @@ def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
         if missing:  # a file of a pre-release lrctl, before these were recorded
             raise PolicyFileError(f"{str(path)!r} lacks {', '.join(missing)}: it was written by a pre-release "
                                   "lrctl; export it again with lrctl export RUN_DIR")
+        unknown = sorted(set(raw) - _SPEC_KEYS)
+        if unknown:
+            raise PolicyFileError(f"{str(path)!r} sets {', '.join(map(str, unknown))}, which this lrctl does not "
+                                  "know: it was written by a newer lrctl; upgrade lrctl")
         spec = PolicySpec(**{**raw, "feature_names": tuple(raw["feature_names"]),
                              "initial_lrs": tuple(raw["initial_lrs"]), "optimizers": tuple(raw["optimizers"])})
         actor = build_actor([int(s) for s in data["actor_sizes"]])
@@ -488,6 +494,8 @@ def _policy_from_file_dict(data: dict[str, Any], path: Path) -> Policy:
         log_std = data.get("log_std")
         policy = Policy(spec, actor, norm["mean"].numpy(), norm["var"].numpy(), norm["clip"], norm["epsilon"],
                         None if log_std is None else log_std.numpy())
+    except PolicyFileError:
+        raise
     except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as err:
         raise _damaged(path, err) from None
     try:
