@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from lrctl.checks import check_at_most, check_choice, check_distinct, check_positive, check_seed
-from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_cut_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.feature_sets import FEATURE_SETS
 from lrctl.envs.rewards import REWARDS, TWIN_REWARDS
 from lrctl.error_text import first_line
@@ -338,7 +338,7 @@ def validate_env(cfg: EnvConfig, prefix: str = "env.") -> EnvConfig:
     if not is_cap_decisions(cfg.cap_decisions):
         raise ConfigError(f"{p}cap_decisions: must be 0 (max_change caps every decision) or a positive number of "
                           f"decisions, got {cfg.cap_decisions!r}")
-    if not is_cap_decisions(cfg.cut_cap_decisions) or (cfg.cut_cap_decisions and not cfg.cap_decisions):
+    if not is_cut_cap_decisions(cfg.cut_cap_decisions, cfg.cap_decisions):
         raise ConfigError(f"{p}cut_cap_decisions: must be 0 (cuts capped as climbs) or, with cap_decisions set, a "
                           f"positive number of decisions, got {cfg.cut_cap_decisions!r}")
     if not is_max_lr_ratio(cfg.max_lr_ratio):

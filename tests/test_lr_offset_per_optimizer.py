@@ -1,20 +1,17 @@
 """A policy trained on one optimizer driving another's runs may see the LR in its own terms: it adds
 `log10_lr_offset` decades to the `log10_lr` it observes (SGD's good LRs lie about ten times above Adam's)."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
 from lrctl.cli import main
-from lrctl.deploy.policy import Policy, PolicyFileError, load_policy, save_policy
+from lrctl.deploy.policy import PolicyFileError, load_policy, save_policy
 from tests.policy_helpers import make_policy
 
 
 def _offset(policy, decades):
-    return Policy(replace(policy.spec, log10_lr_offset=decades), policy.actor, policy.obs_mean, policy.obs_var,
-                  policy.clip_obs, policy.epsilon, policy.log_std)
+    return policy.with_spec(log10_lr_offset=decades)
 
 
 def test_the_offset_is_the_lr_seen_that_many_decades_away():

@@ -143,6 +143,12 @@ def is_cap_decisions(value: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_cut_cap_decisions(value: int, cap_decisions: int) -> bool:
+    """Whether `value` can be a `cut_cap_decisions` beside `cap_decisions`: 0 (cuts capped as climbs) or,
+    where the cap is set per budget, a positive whole number of decisions."""
+    return is_cap_decisions(value) and (value == 0 or cap_decisions > 0)
+
+
 def policy_lr_ceiling(rule: ActionRule, initial_lr: float) -> float:
     """The highest LR the policy may hold in a run from `initial_lr`: lr_max, or below it
     `max_lr_ratio` times the initial LR where that is set."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lrctl.atomic import write_atomic
-from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_max_lr_ratio
+from lrctl.deploy.actions import ACTION_BASES, ACTION_MODES, is_cap_decisions, is_cut_cap_decisions, is_max_lr_ratio
 from lrctl.deploy.features import check_feature_names
 from lrctl.errors import PolicyFileError
 
@@ -117,6 +117,15 @@ class Policy:
         noise = torch.randn(out.shape, generator=generator)
         return np.clip((out + std * noise).numpy().astype(np.float32), -1.0, 1.0)
 
+    def with_spec(self, **changes: Any) -> Policy:
+        """This policy's actor and observation statistics, deployed with `changes` to its spec.
+
+        Example:
+            >>> sgd_low = low.with_spec(log10_lr_offset=-1.0)  # doctest: +SKIP
+        """
+        return Policy(replace(self.spec, **changes), self.actor, self.obs_mean, self.obs_var, self.clip_obs,
+                      self.epsilon, self.log_std)
+
     def for_initial_lr(self, initial_lr: float, optimizer: str | None = None, budget: int | None = None) -> Policy:
         """The policy that drives a run from `initial_lr` with `optimizer` over `budget` steps: this one."""
         return self
@@ -159,6 +168,16 @@ class HandOver:
 
     members: tuple[int, ...]
     edges: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, members: Sequence[Any], edges: Sequence[Any] = ()) -> HandOver:
+        """A hand-over of plain ints and floats (from a file, NumPy or a caller's lists).
+
+        Example:
+            >>> HandOver.of([0, 1], [5.5e-3])
+            HandOver(members=(0, 1), edges=(0.0055,))
+        """
+        return cls(tuple(int(i) for i in members), tuple(float(e) for e in edges))
 
     def member_index(self, initial_lr: float) -> int:
         """The index of the member that drives a run from `initial_lr`."""
@@ -219,15 +238,12 @@ class PolicyByInitialLR:
         if problem:
             raise ValueError(problem)
         self.short_budgets = None if short_budgets is None else ShortBudgets(
-            int(short_budgets.steps), HandOver(tuple(int(i) for i in short_budgets.hand_over.members),
-                                               tuple(float(e) for e in short_budgets.hand_over.edges)))
+            int(short_budgets.steps), HandOver.of(short_budgets.hand_over.members, short_budgets.hand_over.edges))
         self.members = tuple(members)
         self.edges = tuple(float(e) for e in edges)
         self.hand_over = HandOver(tuple(range(len(self.edges) + 1)), self.edges)
         self.hand_over_by_optimizer = {
-            name: HandOver(tuple(int(i) for i in by_optimizer[name].members),
-                           tuple(float(e) for e in by_optimizer[name].edges))
-            for name in sorted(by_optimizer)}
+            name: HandOver.of(by_optimizer[name].members, by_optimizer[name].edges) for name in sorted(by_optimizer)}
 
     @property
     def spec(self) -> PolicySpec:
@@ -312,9 +328,7 @@ def with_cap_decisions(policy: Policy, cap_decisions: int, cut_cap_decisions: in
     """`policy` deployed with its cap set per budget (`PolicySpec.cap_decisions`, and for cuts
     `cut_cap_decisions`; None keeps the policy's) instead of as trained."""
     cut = policy.spec.cut_cap_decisions if cut_cap_decisions is None else cut_cap_decisions
-    spec = replace(policy.spec, cap_decisions=cap_decisions, cut_cap_decisions=cut)
-    return Policy(spec, policy.actor, policy.obs_mean, policy.obs_var, policy.clip_obs, policy.epsilon,
-                  policy.log_std)
+    return policy.with_spec(cap_decisions=cap_decisions, cut_cap_decisions=cut)
 
 
 def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence[float],
@@ -375,9 +389,7 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         key = (str(path), policy.spec.cut_cap_decisions if cut is None else cut, float(offset))
         if key not in member_keys:
             member_keys.append(key)
-            spec = replace(policy.spec, cut_cap_decisions=key[1], log10_lr_offset=key[2])
-            members.append(Policy(spec, policy.actor, policy.obs_mean, policy.obs_var, policy.clip_obs,
-                                  policy.epsilon, policy.log_std))
+            members.append(policy.with_spec(cut_cap_decisions=key[1], log10_lr_offset=key[2]))
         return member_keys.index(key)
 
     default_indices = [member_index(path, cut) for path, cut in zip(paths, cuts)]
@@ -455,14 +467,14 @@ def _damaged(path: Path, err: Exception) -> PolicyFileError:
 def _policies_from_file_dict(data: dict[str, Any], path: Path) -> PolicyByInitialLR:
     try:
         edges = [float(e) for e in data["edges"]]
-        by_optimizer = {str(name): HandOver(tuple(int(i) for i in h["members"]), tuple(float(e) for e in h["edges"]))
+        by_optimizer = {str(name): HandOver.of(h["members"], h["edges"])
                         for name, h in dict(data.get("hand_over_by_optimizer") or {}).items()}
         # older files: hand-over LRs among the first members
         for name, edges_of in dict(data.get("edges_by_optimizer") or {}).items():
-            by_optimizer[str(name)] = HandOver(tuple(range(len(edges_of) + 1)), tuple(float(e) for e in edges_of))
+            by_optimizer[str(name)] = HandOver.of(range(len(edges_of) + 1), edges_of)
         short = data.get("short_budgets")
-        short_budgets = None if short is None else ShortBudgets(int(short["steps"]), HandOver(
-            tuple(int(i) for i in short["members"]), tuple(float(e) for e in short["edges"])))
+        short_budgets = None if short is None else ShortBudgets(int(short["steps"]),
+                                                                HandOver.of(short["members"], short["edges"]))
         members = [_policy_from_file_dict(dict(m), path) for m in data["members"]]
     except PolicyFileError:
         raise
@@ -530,7 +542,7 @@ def policy_problem(policy: Policy) -> str | None:
         return f"unknown action base {spec.action_base!r}"
     if not is_cap_decisions(spec.cap_decisions):
         return f"cap_decisions {spec.cap_decisions!r} is neither 0 (none) nor a positive number of decisions"
-    if not is_cap_decisions(spec.cut_cap_decisions) or (spec.cut_cap_decisions and not spec.cap_decisions):
+    if not is_cut_cap_decisions(spec.cut_cap_decisions, spec.cap_decisions):
         return (f"cut_cap_decisions {spec.cut_cap_decisions!r} is neither 0 nor, with cap_decisions, a positive "
                 "number of decisions")
     if not is_max_lr_ratio(spec.max_lr_ratio):
