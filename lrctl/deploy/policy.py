@@ -225,8 +225,9 @@ class PolicyByInitialLR:
         short_budgets: the members and hand-over LRs for the runs of short budgets.
 
     Example:
-        >>> both = PolicyByInitialLR([low, high, sgd], [5.5e-3], {"sgd": HandOver((2,))})
-        >>> both.for_initial_lr(1e-2) is high, both.for_initial_lr(1e-2, "sgd") is sgd
+        >>> low, high, sgd = (load_policy(f) for f in ("low.pt", "high.pt", "sgd.pt"))  # doctest: +SKIP
+        >>> both = PolicyByInitialLR([low, high, sgd], [5.5e-3], {"sgd": HandOver((2,))})  # doctest: +SKIP
+        >>> both.for_initial_lr(1e-2) is high, both.for_initial_lr(1e-2, "sgd") is sgd  # doctest: +SKIP
         (True, True)
     """
 

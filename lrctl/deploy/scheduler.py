@@ -74,12 +74,22 @@ class PolicyScheduler(LRScheduler):
     is the user's to stop; in the environment the same event ends the episode with a penalty instead.
 
     Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from torch.nn import functional as F
+        >>> import lrctl
+        >>> model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3))
+        >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        >>> x_val, y_val = torch.randn(64, 8), torch.randint(0, 3, (64,))
         >>> scheduler = PolicyScheduler(optimizer, lrctl.shipped_policy_path(), model=model,
-        ...                             val_data=(x_val, y_val), total_steps=1000, warmup_steps=50)
-        >>> for x, y in batches:  # doctest: +SKIP
+        ...                             val_data=(x_val, y_val), total_steps=100, warmup_steps=10)
+        >>> for _ in range(100):
+        ...     x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
         ...     loss = F.cross_entropy(model(x), y)
         ...     optimizer.zero_grad(); loss.backward(); optimizer.step()
         ...     scheduler.step(loss.item())
+        >>> scheduler.get_last_lr()[0] > 0
+        True
     """
 
     def __init__(
