@@ -138,8 +138,9 @@ def _add_combine(sub: argparse._SubParsersAction) -> None:
                    help="with --short-policies: the budget in optimizer steps below which they drive the run")
     p.add_argument("--out", required=True, help="the policy file to write")
     p.add_argument("--cap-decisions", type=int, metavar="N",
-                   help="deploy every POLICY with its cap set per budget: its max change at N decisions per "
-                        "budget, larger over fewer decisions (env.cap_decisions); default: as each was trained")
+                   help="deploy every policy trained with a cap per decision with its cap set per budget: its "
+                        "max change at N decisions per budget, larger over fewer decisions (env.cap_decisions); "
+                        "a policy trained with a cap per budget keeps its own; default: as each was trained")
     p.add_argument("--cut-cap-decisions", type=int, nargs="+", metavar="N",
                    help="for each POLICY, the cap per budget of its decisions that lower the LR, set as "
                         "--cap-decisions sets it (env.cut_cap_decisions; 0: as for climbs); the SGD policies keep "

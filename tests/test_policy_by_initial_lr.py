@@ -105,6 +105,18 @@ def test_combine_may_deploy_every_member_with_a_cap_per_budget(members, tmp_path
             original.act(np.zeros(len(original.spec.feature_names)))
 
 
+def test_combine_leaves_a_policy_trained_with_a_cap_per_budget_at_its_own_pace(members, tmp_path):
+    low = members[0]
+    short = make_policy("discrete", seed=2, cap_decisions=200)
+    paths = [tmp_path / "low.pt", tmp_path / "short.pt"]
+    for member, path in zip((low, short), paths):
+        save_policy(member, path)
+    out = tmp_path / "both.pt"
+    assert main(["combine", *map(str, paths), "--from-lrs", str(HAND_OVER), "--cap-decisions", "100",
+                 "--out", str(out)]) == 0
+    assert [m.spec.cap_decisions for m in load_policy(out).members] == [100, 200]
+
+
 @pytest.mark.parametrize("problem,fragment", [("from_lrs", "2 POLICY files take 1 initial LR"), ("features", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):

@@ -345,8 +345,9 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
     Args:
         paths: policy files of one policy each.
         from_lrs: for each policy after the first, the initial LR from which it drives the run.
-        cap_decisions: where given, every policy caps its decisions per budget
-            (`EnvConfig.cap_decisions`), whatever it was trained with.
+        cap_decisions: where given, every policy trained with a cap per decision caps its decisions per
+            budget (`EnvConfig.cap_decisions`); a policy trained with a cap per budget keeps its own, the
+            pace it learned to climb and cut at.
         by_optimizer: for the runs of an optimizer family, its own policy files (some of `paths` or others)
             and their `from_lrs` (`PolicyByInitialLR`'s `hand_over_by_optimizer`). These keep the cut cap
             they were trained with.
@@ -376,7 +377,8 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         policy = load_policy(path)
         if not isinstance(policy, Policy):
             raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
-        loaded[path] = policy if cap_decisions is None else with_cap_decisions(policy, cap_decisions)
+        per_decision = policy.spec.cap_decisions == 0
+        loaded[path] = with_cap_decisions(policy, cap_decisions) if cap_decisions and per_decision else policy
 
     offsets = dict(log10_lr_offsets or {})
     for name, values in offsets.items():
