@@ -16,7 +16,7 @@ from lrctl.deploy.policy import (
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 MEMBER_CONFIGS = ("general.yaml", "experiments/general_bounded.yaml", "general.yaml", "experiments/general_sgd.yaml",
-                  "experiments/general_short_budgets_cut.yaml")
+                  "experiments/general_short_tasks_cap200.yaml")
 """The config of each member: the low-start one is held twice, as it drives Adam runs and SGD runs."""
 
 
@@ -59,17 +59,17 @@ def test_the_general_policy_hands_high_sgd_starts_to_its_member_trained_on_sgd()
 
 def test_the_general_policy_deploys_its_members_with_the_cap_per_budget_of_its_model_card():
     members = load_policy(shipped_policy_path()).members
-    assert [m.spec.cap_decisions for m in members] == [100, 100, 100, 100, 100]
-    assert [load_config(CONFIGS / c).env.cap_decisions for c in MEMBER_CONFIGS] == [0, 0, 0, 0, 100]
+    assert [m.spec.cap_decisions for m in members] == [100, 100, 100, 100, 200]
+    assert [load_config(CONFIGS / c).env.cap_decisions for c in MEMBER_CONFIGS] == [0, 0, 0, 0, 200]
 
 
 def test_on_adam_runs_the_low_start_member_cuts_at_twice_the_cap_and_on_sgd_runs_as_it_climbs():
     general = load_policy(shipped_policy_path())
     adam_low, _, sgd_low, _, _ = general.members
-    assert [m.spec.cut_cap_decisions for m in general.members] == [200, 0, 0, 0, 200]
+    assert [m.spec.cut_cap_decisions for m in general.members] == [200, 0, 0, 0, 400]
     assert general.for_initial_lr(1e-3, "adam") is adam_low and general.for_initial_lr(1e-3, "sgd") is sgd_low
     assert all(a.equal(b) for a, b in zip(adam_low.actor.state_dict().values(), sgd_low.actor.state_dict().values()))
-    assert [load_config(CONFIGS / c).env.cut_cap_decisions for c in MEMBER_CONFIGS] == [0, 0, 0, 0, 200]
+    assert [load_config(CONFIGS / c).env.cut_cap_decisions for c in MEMBER_CONFIGS] == [0, 0, 0, 0, 400]
 
 
 def test_each_member_of_the_general_policy_acts_as_its_config_says():
