@@ -2,8 +2,10 @@
 scored by `lrctl select` on tuning seeds 100000..100019 of the training distribution with every task on SGD,
 with the training budgets and with budgets of 100 and 150 steps. Each candidate drives every SGD run alone,
 with cap_decisions 100; a file of several policies (`lrctl combine ... --cap-decisions 100`) plays as combined.
+Ablation step 33 scored other files on other tuning seeds with `--seeds FIRST END` (END excluded).
 
-usage: python docs/results/sgd-only-member/select_sgd.py WORK NAME=POLICY ...   (about 4 minutes per task set)
+usage: python docs/results/sgd-only-member/select_sgd.py WORK NAME=POLICY ... [--seeds FIRST END]
+       (about 4 minutes per task set)
 """
 
 import subprocess
@@ -16,8 +18,14 @@ from lrctl.deploy.policy import Policy, load_policy, save_policy, with_cap_decis
 
 TASK_SETS = {"training-budgets": [300, 500, 800], "short-budgets": [100, 150]}
 
-work = Path(sys.argv[1])
-candidates = dict(arg.split("=", 1) for arg in ["shipped=lrctl/policies/general.pt", *sys.argv[2:]])
+args = sys.argv[1:]
+first, end = 100000, 100020
+if "--seeds" in args:
+    at = args.index("--seeds")
+    first, end = int(args[at + 1]), int(args[at + 2])
+    del args[at:at + 3]
+work = Path(args[0])
+candidates = dict(arg.split("=", 1) for arg in ["shipped=lrctl/policies/general.pt", *args[1:]])
 for name, budgets in TASK_SETS.items():
     config = yaml.safe_load(Path("configs/general.yaml").read_text())
     config["env"]["tasks"].update(optimizers=["sgd"], child_steps=budgets)
@@ -30,5 +38,5 @@ for name, budgets in TASK_SETS.items():
         (folder / "config.yaml").write_text(yaml.safe_dump({**config, "run_dir": str(folder)}))
         folders.append(str(folder))
     print(f"## {name} ({', '.join(map(str, budgets))} steps)", flush=True)
-    subprocess.run(["lrctl", "select", *folders, "--seeds", *map(str, range(100000, 100020)),
+    subprocess.run(["lrctl", "select", *folders, "--seeds", *map(str, range(first, end)),
                     "--out", str(work / f"{name}.md")], check=True)

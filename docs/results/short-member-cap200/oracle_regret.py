@@ -18,11 +18,10 @@ import numpy as np
 
 from lrctl.children.child import episode_rng, start_episode
 from lrctl.config import load_config
-from lrctl.evaluation.methods import MethodSpec
+from lrctl.evaluation.methods import ORACLE_SCHEDULES, MethodSpec
 from lrctl.evaluation.report import LEARNED
 from lrctl.evaluation.runner import Task, run_tasks
 
-SCHEDULES = ("constant", "cosine", "linear", "onecycle")
 GRID = (3e-2, 1e-2, 3e-3, 1e-3)
 
 
@@ -33,7 +32,7 @@ def main() -> None:
     policies = sys.argv[3:]
     starts = tuple(float(x) for x in os.environ.get("STARTS", "1e-2 1e-3 1e-4").split())
     tasks = [Task(env, replace(LEARNED, params={"path": p}), s, lr) for p in policies for s in seeds for lr in starts]
-    tasks += [Task(env, MethodSpec(kind, kind), s, lr) for kind in SCHEDULES for s in seeds for lr in GRID]
+    tasks += [Task(env, MethodSpec(kind, kind), s, lr) for kind in ORACLE_SCHEDULES for s in seeds for lr in GRID]
     loss = {}
     for task, result in zip(tasks, run_tasks(tasks, workers=2)):
         name = task.method.params["path"] if task.method.params else task.method.name
@@ -41,7 +40,7 @@ def main() -> None:
         loss[(name, task.seed, task.initial_lr)] = result.final["final_val_loss"] if finite else float("inf")
     regrets: dict[tuple[str, float], list[float]] = {}
     for seed in seeds:
-        oracle = min((loss[(kind, seed, lr)], kind, lr) for kind in SCHEDULES for lr in GRID)
+        oracle = min((loss[(kind, seed, lr)], kind, lr) for kind in ORACLE_SCHEDULES for lr in GRID)
         row = {"seed": seed, "task": str(start_episode(env, episode_rng(seed), 1e-3)[0]), "oracle": oracle}
         for p in policies:
             row[p] = {lr: loss[(p, seed, lr)] / oracle[0] - 1 for lr in starts}
