@@ -90,7 +90,7 @@ def test_combine_writes_a_file_the_scheduler_reads(members, tmp_path, capsys):
     assert f"from {HAND_OVER:g}: {paths[1]}" in capsys.readouterr().out
 
 
-def test_combine_may_deploy_every_member_with_a_cap_per_budget(members, tmp_path):
+def test_combine_may_deploy_every_member_trained_per_decision_with_a_cap_per_budget(members, tmp_path):
     paths = [tmp_path / "low.pt", tmp_path / "high.pt"]
     for member, path in zip(members, paths):
         save_policy(member, path)

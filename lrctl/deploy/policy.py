@@ -377,8 +377,9 @@ def combine_policies(paths: Sequence[str | os.PathLike[str]], from_lrs: Sequence
         policy = load_policy(path)
         if not isinstance(policy, Policy):
             raise PolicyFileError(f"{path!r} already holds several policies; combine the files it was made of")
-        per_decision = policy.spec.cap_decisions == 0
-        loaded[path] = with_cap_decisions(policy, cap_decisions) if cap_decisions and per_decision else policy
+        trained_per_decision = policy.spec.cap_decisions == 0
+        loaded[path] = (with_cap_decisions(policy, cap_decisions)
+                        if cap_decisions is not None and trained_per_decision else policy)
 
     offsets = dict(log10_lr_offsets or {})
     for name, values in offsets.items():
