@@ -52,6 +52,17 @@ def test_members_that_observe_or_act_differently_are_refused(members):
         PolicyByInitialLR(members, [])
 
 
+def test_a_member_may_act_continuously_beside_discrete_ones(digits_like, members, tmp_path):
+    continuous = make_policy("continuous", seed=2)
+    save_policy(PolicyByInitialLR([members[0], continuous], [HAND_OVER]), tmp_path / "mixed.pt")
+    mixed = load_policy(tmp_path / "mixed.pt")
+    _, _, (model, order, vx, vy) = env_and_child(digits_like, "discrete")
+    for lr, member in ((1e-3, members[0]), (1e-2, continuous)):
+        expected, _, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), member, lr)
+        lrs, sched, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), mixed, lr)
+        assert lrs == expected and sched.policy.spec.action_mode == member.spec.action_mode
+
+
 def test_the_scheduler_follows_the_member_of_the_optimizers_initial_lr(digits_like, members):
     both = PolicyByInitialLR(members, [HAND_OVER])
     _, _, (model, order, vx, vy) = env_and_child(digits_like, "discrete")
@@ -117,7 +128,8 @@ def test_combine_leaves_a_policy_trained_with_a_cap_per_budget_at_its_own_pace(m
     assert [m.spec.cap_decisions for m in load_policy(out).members] == [100, 200]
 
 
-@pytest.mark.parametrize("problem,fragment", [("from_lrs", "2 POLICY files take 1 initial LR"), ("features", "differ in"),
+@pytest.mark.parametrize("problem,fragment", [("from_lrs", "2 POLICY files take 1 initial LR"),
+                                              ("features", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):
     low, high = members

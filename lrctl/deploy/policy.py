@@ -146,10 +146,10 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_base", "max_lr_ratio", "cap_decisions", "cut_cap_decisions",
-               "log10_lr_offset", "optimizers")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_mode", "action_base", "max_lr_ratio", "cap_decisions",
+               "cut_cap_decisions", "log10_lr_offset", "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
-run takes its base schedule, ceiling and cap per budget from the member that drives it; a member trained
+run takes its action mode, base schedule, ceiling and cap per budget from the member that drives it; a member trained
 on one optimizer may drive that optimizer's runs (`HandOver`)."""
 
 
@@ -208,9 +208,9 @@ class PolicyByInitialLR:
     `edges` are the initial LRs where one member hands over to the next, in increasing order: a run
     from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
     With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
-    second. The members observe alike and share the action mode, cap and budget (their specs differ only
-    in `_MAY_DIFFER`), so `spec` describes them all but for the base schedule, ceiling and optimizers,
-    which each run takes from its member's own spec.
+    second. The members observe alike and share the budget, decision interval, `max_change` and LR bounds
+    (their specs differ only in `_MAY_DIFFER`), so `spec` describes them all but for the action mode, base
+    schedule, ceiling, cap and optimizers, which each run takes from its member's own spec.
 
     `hand_over_by_optimizer` sets which members drive the runs of one optimizer family (adam, sgd), and
     from which initial LRs: the same good LR is about ten times higher for SGD than for Adam, and a member
@@ -317,7 +317,7 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float],
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
             return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
-                    "(trained on the same setting with the same features, actions, cap and budget)")
+                    "(trained on the same setting and budget with the same features, decisions and LR bounds)")
     return None
 
 
