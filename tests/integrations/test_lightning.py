@@ -122,9 +122,9 @@ def test_a_fit_resumed_from_a_checkpoint_takes_the_same_later_lrs(tmp_path):
     val = (DATA.val_x, DATA.val_y)
     train = DataLoader(TensorDataset(DATA.train_x[:160], DATA.train_y[:160]), batch_size=BATCH)  # 10 steps an epoch
     whole = RecordLR()
-    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1,
-                                  save_on_train_epoch_end=True)
-    make_trainer(tmp_path / "whole", [LRControl(POLICY, val_batch=val), whole, every_epoch], max_steps=30,
+    # a checkpoint of a step, not of an epoch's end: resumed from one of those, Lightning trains a batch twice
+    every_10_steps = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=10, save_top_k=-1)
+    make_trainer(tmp_path / "whole", [LRControl(POLICY, val_batch=val), whole, every_10_steps], max_steps=30,
                  enable_checkpointing=True).fit(Classifier(), train)
     checkpoint = next((tmp_path / "ckpt").glob("epoch=0-step=10*.ckpt"))
     resumed = RecordLR()
