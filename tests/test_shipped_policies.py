@@ -16,7 +16,7 @@ from lrctl.deploy.policy import (
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 MEMBER_CONFIGS = ("general.yaml", "experiments/general_bounded.yaml", "general.yaml", "experiments/general_sgd.yaml",
-                  "experiments/general_short_tasks_cap200.yaml")
+                  "experiments/general_short_continuous.yaml")
 """The config of each member: the low-start one is held twice, as it drives Adam runs and SGD runs."""
 
 
@@ -44,7 +44,8 @@ def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
     assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
     features = [0.0] * len(general.spec.feature_names)
-    assert all(member.act(features) in (0, 1, 2) for member in general.members)
+    assert all(member.act(features) in (0, 1, 2) for member in general.members[:4])
+    assert -1 <= general.members[4].act(features).item() <= 1  # the short-budget member acts continuously
 
 
 def test_the_general_policy_hands_high_sgd_starts_to_its_member_trained_on_sgd():
@@ -88,10 +89,10 @@ def test_on_sgd_runs_the_low_start_member_sees_the_lr_one_decade_lower():
     assert general.for_initial_lr(1e-3, "sgd").spec.log10_lr_offset == -1.0
 
 
-def test_adam_runs_of_short_budgets_go_to_the_member_trained_on_them():
+def test_adam_runs_of_short_budgets_go_to_the_member_trained_on_them_from_every_start():
     general = load_policy(shipped_policy_path())
     low, high, _, _, short = general.members
     assert general.short_budgets.steps == 300 and short.spec.optimizers == ("adam",)
     assert general.for_initial_lr(1e-3, "adam", 200) is short and general.for_initial_lr(1e-3, "adam", 300) is low
-    assert general.for_initial_lr(1e-2, "adam", 200) is high
+    assert general.for_initial_lr(1e-2, "adam", 200) is short and general.for_initial_lr(1e-2, "adam", 300) is high
     assert general.for_initial_lr(1e-3, "sgd", 200) is general.members[2]
