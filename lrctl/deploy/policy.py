@@ -316,7 +316,7 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float],
         other = asdict(member.spec)
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
-            return (f"the policies differ in {', '.join(differ)}; combine policies that observe and act alike "
+            return (f"the policies differ in {', '.join(differ)}; combine policies that observe alike "
                     "(trained on the same setting and budget with the same features, decisions and LR bounds)")
     return None
 

@@ -8,8 +8,8 @@ usage: python docs/results/sgd-only-member/select_sgd.py WORK NAME=POLICY ... [-
        (about 4 minutes per task set)
 """
 
+import argparse
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -18,14 +18,13 @@ from lrctl.deploy.policy import Policy, load_policy, save_policy, with_cap_decis
 
 TASK_SETS = {"training-budgets": [300, 500, 800], "short-budgets": [100, 150]}
 
-args = sys.argv[1:]
-first, end = 100000, 100020
-if "--seeds" in args:
-    at = args.index("--seeds")
-    first, end = int(args[at + 1]), int(args[at + 2])
-    del args[at:at + 3]
-work = Path(args[0])
-candidates = dict(arg.split("=", 1) for arg in ["shipped=lrctl/policies/general.pt", *args[1:]])
+parser = argparse.ArgumentParser()
+parser.add_argument("work", type=Path)
+parser.add_argument("candidates", nargs="*", metavar="NAME=POLICY")
+parser.add_argument("--seeds", nargs=2, type=int, default=[100000, 100020], metavar=("FIRST", "END"))
+args = parser.parse_intermixed_args()
+work, (first, end) = args.work, args.seeds
+candidates = dict(arg.split("=", 1) for arg in ["shipped=lrctl/policies/general.pt", *args.candidates])
 for name, budgets in TASK_SETS.items():
     config = yaml.safe_load(Path("configs/general.yaml").read_text())
     config["env"]["tasks"].update(optimizers=["sgd"], child_steps=budgets)
