@@ -51,7 +51,8 @@ def average(policies: list[Policy]) -> Policy:
     features = len(spec.feature_names)
     log_stds = [p.log_std for p in policies if p.log_std is not None]
     log_std = np.mean(log_stds, axis=0) if log_stds else None
-    return Policy(spec, actor, np.zeros(features), np.ones(features), clip_obs=1e6, epsilon=0.0,
+    epsilon = 1e-8  # var + epsilon = 1: the actor reads the raw features
+    return Policy(spec, actor, np.zeros(features), np.full(features, 1.0 - epsilon), clip_obs=1e6, epsilon=epsilon,
                   log_std=log_std)
 
 
