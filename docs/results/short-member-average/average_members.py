@@ -56,6 +56,11 @@ def average(policies: list[Policy]) -> Policy:
                   log_std=log_std)
 
 
+def action_mean(policy: Policy, features: np.ndarray) -> float:
+    """The policy's action mean for one feature vector, before `Policy.act` clips it to [-1, 1]."""
+    return policy.actor(torch.as_tensor(policy.normalize(features), dtype=torch.float32)[None])[0].item()
+
+
 def main() -> None:
     out, paths = sys.argv[1], sys.argv[2:]
     policies = [load_policy(p) for p in paths]
@@ -67,10 +72,7 @@ def main() -> None:
     for _ in range(1000):  # features within every member's clip bound
         features = np.mean([p.obs_mean for p in policies], axis=0) + rng.normal(size=len(policies[0].obs_mean)) * \
             np.sqrt(np.min([p.obs_var for p in policies], axis=0))
-        mean = np.mean([p.actor(torch.as_tensor(p.normalize(features), dtype=torch.float32)[None])[0].item()
-                        for p in policies])
-        got = averaged.actor(torch.as_tensor(averaged.normalize(features), dtype=torch.float32)[None])[0].item()
-        gap = max(gap, abs(got - mean))
+        gap = max(gap, abs(action_mean(averaged, features) - np.mean([action_mean(p, features) for p in policies])))
     print(f"largest gap to the members' mean action on 1000 feature vectors: {gap:.2e}")
     save_policy(averaged, out)
 
