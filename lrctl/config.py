@@ -123,7 +123,8 @@ class EnvConfig:
     """Observation set: paper (the eight features of arXiv 1909.09712), scale_free (log ratios to the
     episode's first validation loss and initial LR, validation/training gap, trend, budget fraction), or
     both (the union; the default, chosen on the report seeds in docs/results/ablation.md), or
-    scale_free_lr (scale_free and log10 of the LR)."""
+    scale_free_lr (scale_free and log10 of the LR), or scale_free_lr_noise (scale_free_lr and the noise
+    of the per-step training losses)."""
     reward: str = "log_improvement_vs_constant"
     """val_loss: minus the validation loss at every decision (the paper's; the return is the area under
     the validation curve); log_improvement: log L[t-1] - log L[t] (it telescopes: with gamma 1 the return

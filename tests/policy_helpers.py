@@ -15,7 +15,7 @@ from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
 
 _SCALE_FREE_STATS = {"log_val_ratio": (-0.3, 0.1), "log_train_ratio": (-0.3, 0.1), "log_lr_ratio": (0.0, 0.05),
-                     "val_train_gap": (0.0, 0.01), "log_val_trend": (-0.02, 1e-3)}
+                     "val_train_gap": (0.0, 0.01), "log_val_trend": (-0.02, 1e-3), "log_train_noise": (-2.0, 0.5)}
 
 
 def make_policy(action_mode: str = "discrete", steps_per_action: int = 5, child_steps: int = 20,

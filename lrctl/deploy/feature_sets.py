@@ -26,4 +26,5 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "scale_free": SCALE_FREE_FEATURES,
     "both": FEATURE_NAMES + tuple(n for n in SCALE_FREE_FEATURES if n not in FEATURE_NAMES),
     "scale_free_lr": SCALE_FREE_FEATURES + ("log10_lr",),
+    "scale_free_lr_noise": SCALE_FREE_FEATURES + ("log10_lr", "log_train_noise"),
 }

@@ -17,6 +17,11 @@ task), and `scale_free`, quantities that mean the same on any task:
 `scale_free_lr` adds to `scale_free` the paper's `log10_lr`, the LR itself: without it every episode
 starts from the same observation whatever its initial LR, so a policy's first actions cannot depend on
 it. Adam's LR bounds its step size on any task, so for Adam children this one magnitude transfers.
+`scale_free_lr_noise` adds to `scale_free_lr`
+  log_train_noise   half the log of the mean, over the last `TREND_WINDOW` decisions, of the squared
+                    coefficient of variation of each interval's per-step training losses: how noisy the
+                    steps are (small batches, an LR too high for them), on any loss scale. 0 before the
+                    first decision's losses.
 A policy file names its features, so the scheduler computes what it was trained on.
 """
 
@@ -34,7 +39,10 @@ from lrctl.deploy.feature_sets import FEATURE_NAMES, FEATURE_SETS
 
 ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(n for names in FEATURE_SETS.values() for n in names))
 TREND_WINDOW = 5
-"""Decisions over which `log_val_trend` measures the change of the log validation loss."""
+"""Decisions over which `log_val_trend` measures the change of the log validation loss (and
+`log_train_noise` averages the noise of the training losses)."""
+NOISE_FLOOR = 1e-8
+"""Added to the squared coefficient of variation before its log, so that equal losses give a finite value."""
 _EVAL_CHUNK = 1024  # validation samples per forward pass (bounds memory for large children)
 
 
@@ -89,6 +97,20 @@ def mean_train_loss(losses: torch.Tensor) -> torch.Tensor:
     return losses.detach().to(torch.float64).mean(dim=-1)
 
 
+def train_loss_noise(losses: torch.Tensor) -> torch.Tensor:
+    """Squared coefficient of variation (population variance over the squared mean) of the per-step
+    training losses of one interval (the last dimension), in float64: what `log_train_noise` averages.
+
+    The same in the environment, the batched children ((K, steps) losses) and the scheduler.
+
+    Example:
+        >>> train_loss_noise(torch.tensor([[1.0, 3.0], [2.0, 2.0]])).tolist()
+        [0.25, 0.0]
+    """
+    var, mean = torch.var_mean(losses.detach().to(torch.float64), dim=-1, correction=0)
+    return var / mean.square().clamp_min(torch.finfo(torch.float64).tiny)
+
+
 def mode_matters(model: nn.Module) -> bool:
     """Whether `model`'s forward pass depends on train/eval mode (BatchNorm, Dropout)."""
     return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
@@ -139,18 +161,25 @@ class FeatureTracker:
         self._first_val = np.full(k, np.nan)
         self._initial_lr = np.full(k, np.nan)
         self._log_val_history = np.zeros((k, TREND_WINDOW + 1))  # oldest first
+        self._noise_history = np.full((k, TREND_WINDOW), np.nan)  # NaN: no interval yet
+
+    @property
+    def uses_noise(self) -> bool:
+        """Whether `observe` needs `train_loss_noise` at every decision."""
+        return "log_train_noise" in self.feature_names
 
     def state_dict(self) -> dict[str, torch.Tensor | None]:
         """What the next features depend on, so a resumed scheduler computes the same ones."""
         return {"prev_probs": self._prev_probs, "first_val": torch.as_tensor(self._first_val),
                 "initial_lr": torch.as_tensor(self._initial_lr),
-                "log_val_history": torch.as_tensor(self._log_val_history)}
+                "log_val_history": torch.as_tensor(self._log_val_history),
+                "noise_history": torch.as_tensor(self._noise_history)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor | None], device: torch.device | str = "cpu") -> None:
         """Restore what `state_dict` returned, on `device`."""
         prev = state.get("prev_probs")
         self._prev_probs = None if prev is None else prev.to(device)
-        for key in ("first_val", "initial_lr", "log_val_history"):
+        for key in ("first_val", "initial_lr", "log_val_history", "noise_history"):
             if state.get(key) is not None:
                 setattr(self, f"_{key}", state[key].numpy().astype(np.float64).copy())
 
@@ -165,6 +194,7 @@ class FeatureTracker:
         budgets: np.ndarray,
         steps_per_action: int,
         starting: Sequence[int] | None = None,
+        train_loss_noise: torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Observations (K, F) float32 and validation losses (K,) float64 of the K models.
 
@@ -179,11 +209,14 @@ class FeatureTracker:
             starting: the models whose episode this observation starts (their earlier predictions are
                 forgotten and the validation loss stands in for the training loss); None: a decision of
                 every model. Only the rows of `starting` are meaningful then.
+            train_loss_noise: (K,) from `train_loss_noise`, at every decision where `uses_noise`.
 
         Non-finite values are returned as they are: callers decide. No input may require grad (the
         logits of a forward pass under `torch.no_grad`, as `forward_in_eval_mode` gives them).
         """
         first = starting is not None
+        if self.uses_noise and not first and train_loss_noise is None:
+            raise ValueError("log_train_noise needs train_loss_noise at every decision")
         values, probs = model_features(logits, labels, None if first else self._prev_probs, output_weight,
                                        None if first else train_loss)
         if starting is None or self._prev_probs is None or self._prev_probs.shape != probs.shape:
@@ -200,11 +233,11 @@ class FeatureTracker:
             if self._paper_only:
                 return paper[:, self._index].astype(np.float32), rows[:, 1]
             columns = dict(zip(FEATURE_NAMES, paper.T))
-            columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting))
+            columns.update(self._scale_free(rows[:, 0], rows[:, 1], lrs, starting, train_loss_noise))
         return np.stack([columns[n] for n in self.feature_names], axis=1).astype(np.float32), rows[:, 1]
 
     def _scale_free(self, train: np.ndarray, val: np.ndarray, lrs: np.ndarray,
-                    starting: Sequence[int] | None) -> dict[str, np.ndarray]:
+                    starting: Sequence[int] | None, noise: torch.Tensor | None) -> dict[str, np.ndarray]:
         """The scale-free features; updates the episode state they depend on."""
         log_val = np.log(val)
         if starting is not None:
@@ -212,10 +245,18 @@ class FeatureTracker:
             self._first_val[rows] = val[rows]
             self._initial_lr[rows] = lrs[rows]
             self._log_val_history[rows] = log_val[rows, None]
+            self._noise_history[rows] = np.nan
         else:
             self._log_val_history = np.concatenate([self._log_val_history[:, 1:], log_val[:, None]], axis=1)
+            if noise is not None:
+                latest = noise.cpu().numpy().astype(np.float64)[:, None]
+                self._noise_history = np.concatenate([self._noise_history[:, 1:], latest], axis=1)
         log_first = np.log(self._first_val)
+        seen = np.isfinite(self._noise_history)
+        count = seen.sum(axis=1)
+        mean_noise = np.where(seen, self._noise_history, 0.0).sum(axis=1) / np.maximum(count, 1)
         return {
+            "log_train_noise": np.where(count > 0, 0.5 * np.log(mean_noise + NOISE_FLOOR), 0.0),
             "log_val_ratio": log_val - log_first,
             "log_train_ratio": np.log(train) - log_first,
             "log_lr_ratio": np.log(lrs / self._initial_lr),

@@ -26,6 +26,7 @@ from lrctl.deploy.features import (
     eval_mode,
     forward_in_eval_mode,
     mean_train_loss,
+    train_loss_noise,
 )
 from lrctl.deploy.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
 from lrctl.error_text import first_line
@@ -206,7 +207,8 @@ class PolicyScheduler(LRScheduler):
                 self._losses.append(float(train_loss.detach()) if isinstance(train_loss, torch.Tensor)
                                     else float(train_loss))
                 if self._policy_step() % self.steps_per_action == 0:
-                    self._act(mean_train_loss(torch.tensor(self._losses, dtype=torch.float64)))
+                    losses = torch.tensor(self._losses, dtype=torch.float64)
+                    self._act(mean_train_loss(losses), train_loss_noise(losses))
                     self._losses = []
         self._last_lr = self.get_lr()
 
@@ -236,7 +238,7 @@ class PolicyScheduler(LRScheduler):
             self.policy_lr = float(self.optimizer.param_groups[0]["lr"])
             self._act(None)
 
-    def _act(self, train_loss: torch.Tensor | None) -> None:
+    def _act(self, train_loss: torch.Tensor | None, noise: torch.Tensor | None = None) -> None:
         lr = float(self.optimizer.param_groups[0]["lr"])
         if train_loss is None:  # the first decision, at construction: name a misfit
             try:
@@ -254,6 +256,7 @@ class PolicyScheduler(LRScheduler):
             None if train_loss is None else train_loss.reshape(1), np.array([lr]),
             np.array([self._policy_step()]), np.array([budget]), self.steps_per_action,
             starting=[0] if train_loss is None else None,
+            train_loss_noise=None if noise is None else noise.reshape(1),
         )
         features = obs[0]
         if diverged(features):  # never reaches the policy; the LR stays and the user's loop decides

@@ -36,6 +36,7 @@ from lrctl.deploy.features import (
     diverged,
     feature_set,
     mean_train_loss,
+    train_loss_noise,
     validation_losses,
 )
 from lrctl.envs.rewards import TWIN_REWARDS, decision_reward, needs_twins
@@ -177,7 +178,8 @@ class EpisodeCore:
         else:
             losses = self.children.train(cfg.steps_per_action, active)
         train_loss = mean_train_loss(losses)
-        obs, val_losses = self._observe(train_loss)
+        noise = train_loss_noise(losses) if self.tracker.uses_noise else None
+        obs, val_losses = self._observe(train_loss, noise=noise)
         finite = self.children.finite() & ~diverged(obs)
         steps = self.children.step_counts()
         train_losses = train_loss.cpu().numpy()
@@ -239,9 +241,9 @@ class EpisodeCore:
             self.twins.train(self.cfg.steps_per_action, active)
         return validation_losses(self.twins.val_logits(), self.twins.val_labels()).cpu().numpy().astype(np.float64)
 
-    def _observe(self, train_loss: torch.Tensor | None,
-                 starting: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _observe(self, train_loss: torch.Tensor | None, starting: Sequence[int] | None = None,
+                 noise: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
         children = self.children
         return self.tracker.observe(children.val_logits(), children.val_labels(), children.output_weight(),
                                     train_loss, self.lrs, children.step_counts(), self.budgets,
-                                    self.cfg.steps_per_action, starting=starting)
+                                    self.cfg.steps_per_action, starting=starting, train_loss_noise=noise)
