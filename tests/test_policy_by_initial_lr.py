@@ -42,9 +42,9 @@ def test_round_trip_keeps_the_members_and_their_actions(members, tmp_path):
         assert [loaded.for_initial_lr(lr).act(f) for f in features] == [member.act(f) for f in features]
 
 
-def test_members_that_observe_or_act_differently_are_refused(members):
-    other = make_policy("discrete", features="scale_free")
-    with pytest.raises(ValueError, match="differ in feature_names"):
+def test_members_that_decide_at_other_intervals_are_refused(members):
+    other = make_policy("discrete", steps_per_action=10)
+    with pytest.raises(ValueError, match="differ in steps_per_action"):
         PolicyByInitialLR([members[0], other], [HAND_OVER])
     with pytest.raises(ValueError, match="not positive and increasing"):
         PolicyByInitialLR([*members, members[0]], [1e-2, 1e-3])
@@ -61,6 +61,17 @@ def test_a_member_may_act_continuously_beside_discrete_ones(digits_like, members
         expected, _, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), member, lr)
         lrs, sched, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), mixed, lr)
         assert lrs == expected and sched.policy.spec.action_mode == member.spec.action_mode
+
+
+def test_a_member_may_observe_other_features_than_the_others(digits_like, members, tmp_path):
+    noisy = make_policy("continuous", features="scale_free_lr_noise", seed=2, action_base="linear")
+    save_policy(PolicyByInitialLR([members[0], noisy], [HAND_OVER]), tmp_path / "mixed.pt")
+    mixed = load_policy(tmp_path / "mixed.pt")
+    _, _, (model, order, vx, vy) = env_and_child(digits_like, "discrete")
+    for lr, member in ((1e-3, members[0]), (1e-2, noisy)):
+        expected, _, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), member, lr, total_steps=20)
+        lrs, sched, _ = plain_loop(digits_like, copy.deepcopy(model), order, (vx, vy), mixed, lr, total_steps=20)
+        assert lrs == expected and sched.tracker.feature_names == member.spec.feature_names
 
 
 def test_the_scheduler_follows_the_member_of_the_optimizers_initial_lr(digits_like, members):
@@ -129,12 +140,12 @@ def test_combine_leaves_a_policy_trained_with_a_cap_per_budget_at_its_own_pace(m
 
 
 @pytest.mark.parametrize("problem,fragment", [("from_lrs", "2 POLICY files take 1 initial LR"),
-                                              ("features", "differ in"),
+                                              ("interval", "differ in"),
                                               ("nested", "already holds several policies")])
 def test_combine_refuses_what_cannot_be_combined_in_one_line_exit_2(members, tmp_path, capsys, problem, fragment):
     low, high = members
-    if problem == "features":
-        high = make_policy("discrete", features="scale_free")
+    if problem == "interval":
+        high = make_policy("discrete", steps_per_action=10)
     paths = [tmp_path / "low.pt", tmp_path / "high.pt"]
     save_policy(low, paths[0])
     save_policy(PolicyByInitialLR(members, [HAND_OVER]) if problem == "nested" else high, paths[1])

@@ -146,11 +146,11 @@ class Policy:
         }
 
 
-_MAY_DIFFER = ("initial_lrs", "lrctl_version", "action_mode", "action_base", "max_lr_ratio", "cap_decisions",
-               "cut_cap_decisions", "log10_lr_offset", "optimizers")
+_MAY_DIFFER = ("initial_lrs", "lrctl_version", "feature_names", "action_mode", "action_base", "max_lr_ratio",
+               "cap_decisions", "cut_cap_decisions", "log10_lr_offset", "optimizers")
 """Spec fields in which the members of a `PolicyByInitialLR` may differ; they share every other one. A
-run takes its action mode, base schedule, ceiling and cap per budget from the member that drives it; a member trained
-on one optimizer may drive that optimizer's runs (`HandOver`)."""
+run takes its features, action mode, base schedule, ceiling and cap per budget from the member that drives it; a
+member trained on one optimizer may drive that optimizer's runs (`HandOver`)."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,8 @@ class PolicyByInitialLR:
     `edges` are the initial LRs where one member hands over to the next, in increasing order: a run
     from initial LR `lr` is driven by ``members[i]``, where i is the number of edges at or below `lr`.
     With two members and edges ``(8e-3,)``, runs from below 8e-3 get the first, runs from 8e-3 up the
-    second. The members observe alike and share the budget, decision interval, `max_change` and LR bounds
-    (their specs differ only in `_MAY_DIFFER`), so `spec` describes them all but for the action mode, base
+    second. The members share the budget, decision interval, `max_change` and LR bounds (their specs
+    differ only in `_MAY_DIFFER`), so `spec` describes them all but for the features, action mode, base
     schedule, ceiling, cap and optimizers, which each run takes from its member's own spec.
 
     `hand_over_by_optimizer` sets which members drive the runs of one optimizer family (adam, sgd), and
@@ -316,8 +316,8 @@ def members_problem(members: Sequence[Policy], edges: Sequence[float],
         other = asdict(member.spec)
         differ = [k for k in first if k not in _MAY_DIFFER and first[k] != other[k]]
         if differ:
-            return (f"the policies differ in {', '.join(differ)}; combine policies that observe alike "
-                    "(trained on the same setting and budget with the same features, decisions and LR bounds)")
+            return (f"the policies differ in {', '.join(differ)}; combine policies trained on the same setting and "
+                    "budget with the same decision interval, max_change and LR bounds")
     return None
 
 

@@ -162,7 +162,7 @@ class PolicyScheduler(LRScheduler):
         device = next(model.parameters()).device
         self.model, self.output_layer, self.forward = model, layer, forward
         self.val_x, self.val_y = _to_device(x_val, device), y_val.to(device)
-        self.tracker = FeatureTracker(1, spec.feature_names)
+        self.tracker = FeatureTracker(1, self.policy.spec.feature_names)
         self.deterministic = deterministic
         if isinstance(warmup_start_factor, bool) or not isinstance(warmup_start_factor, (int, float)) or \
                 not 0 < warmup_start_factor <= 1:
