@@ -110,9 +110,9 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
 
 def _add_combine(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("combine", help="write one policy file in which the initial LR picks the policy",
-                       description="Combine policy files that observe alike (same setting, budget, features, "
-                                   "decisions and LR bounds; each keeps its own action mode, base schedule, ceiling "
-                                   "and cap) into one: a run starts with the first "
+                       description="Combine policy files of the same setting, budget, decision interval and LR "
+                                   "bounds (each keeps its own features, action mode, base schedule, ceiling and "
+                                   "cap) into one: a run starts with the first "
                                    "policy's rule, unless its initial LR is at or above a --from-lrs value, where "
                                    "the policy after it takes over. PolicyScheduler, evaluate and the trainer "
                                    "callbacks read the file as any other policy file.")
