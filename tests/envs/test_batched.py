@@ -26,7 +26,8 @@ CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("mode,optimizer,features", [("discrete", "adam", "paper"), ("continuous", "sgd", "both")])
+@pytest.mark.parametrize("mode,optimizer,features", [("discrete", "adam", "paper"), ("continuous", "sgd", "both"),
+                                                     ("continuous", "adam", "scale_free_lr_noise")])
 def test_matches_four_single_environments(digits_like, mode, optimizer, features, device):
     batched, singles = _pair(digits_like, action_mode=mode, optimizer=optimizer, features=features, device=device)
     np.testing.assert_allclose(batched.reset(), singles.reset(), rtol=1e-5, atol=1e-6)
