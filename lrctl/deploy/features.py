@@ -252,17 +252,19 @@ class FeatureTracker:
                 latest = noise.cpu().numpy().astype(np.float64)[:, None]
                 self._noise_history = np.concatenate([self._noise_history[:, 1:], latest], axis=1)
         log_first = np.log(self._first_val)
-        seen = np.isfinite(self._noise_history)
-        count = seen.sum(axis=1)
-        mean_noise = np.where(seen, self._noise_history, 0.0).sum(axis=1) / np.maximum(count, 1)
-        return {
-            "log_train_noise": np.where(count > 0, 0.5 * np.log(mean_noise + NOISE_FLOOR), 0.0),
+        columns = {
             "log_val_ratio": log_val - log_first,
             "log_train_ratio": np.log(train) - log_first,
             "log_lr_ratio": np.log(lrs / self._initial_lr),
             "val_train_gap": log_val - np.log(train),
             "log_val_trend": (self._log_val_history[:, -1] - self._log_val_history[:, 0]) / TREND_WINDOW,
         }
+        if self.uses_noise:
+            seen = np.isfinite(self._noise_history)
+            count = seen.sum(axis=1)
+            mean_noise = np.where(seen, self._noise_history, 0.0).sum(axis=1) / np.maximum(count, 1)
+            columns["log_train_noise"] = np.where(count > 0, 0.5 * np.log(mean_noise + NOISE_FLOOR), 0.0)
+        return columns
 
 
 def _losses_and_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
