@@ -76,3 +76,15 @@ def plain_loop(data, model, order, val, policy, lr, steps=None, sched_state=None
         opt.step()
         sched.step(loss.item())
     return lrs, sched, opt
+
+
+def deployed_and_resumed_lrs(data, model, order, val, policy, lr, total_steps, split=12):
+    """The LR of every step of `model` trained with `policy` in a plain loop, whole and resumed: the LRs of
+    one uninterrupted run, and those of a run stopped after `split` steps and resumed from the scheduler's
+    and optimizer's state dicts."""
+    twin = copy.deepcopy(model)
+    lrs, _, _ = plain_loop(data, model, order, val, policy, lr, total_steps=total_steps)
+    first, sched, opt = plain_loop(data, twin, order, val, policy, lr, steps=split, total_steps=total_steps)
+    rest, _, _ = plain_loop(data, twin, order[split:], val, policy, lr, total_steps=total_steps,
+                            sched_state=copy.deepcopy(sched.state_dict()), opt_state=copy.deepcopy(opt.state_dict()))
+    return lrs, first + rest

@@ -1,7 +1,6 @@
 """`log_train_noise` (feature set `scale_free_lr_noise`): how noisy the per-step training losses are,
 on any loss scale, averaged over the last decisions; the environment and the scheduler compute it alike."""
 
-import copy
 import math
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 
 from lrctl.deploy.features import NOISE_FLOOR, TREND_WINDOW, FeatureTracker, feature_set, train_loss_noise
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
+from tests.policy_helpers import deployed_and_resumed_lrs, env_and_child, episode_lrs, make_policy
 
 NAMES = feature_set("scale_free_lr_noise")
 
@@ -61,11 +60,7 @@ def test_policy_scheduler_computes_the_feature_exactly_as_the_environment(digits
     assert obs[NAMES.index("log_train_noise")] == 0.0
     env_lrs = episode_lrs(env, obs, policy)
     assert len(set(env_lrs)) > 2  # the policy acts
-    steps = SMALL_ENV["child_steps"]
-    twin = copy.deepcopy(model)
-    lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3, total_steps=steps)
+    lrs, resumed = deployed_and_resumed_lrs(digits_like, model, order, (vx, vy), policy, 1e-3,
+                                            SMALL_ENV["child_steps"])
     assert lrs == env_lrs  # exact, step by step
-    first, sched, opt = plain_loop(digits_like, twin, order, (vx, vy), policy, 1e-3, steps=12, total_steps=steps)
-    rest, _, _ = plain_loop(digits_like, twin, order[12:], (vx, vy), policy, 1e-3, total_steps=steps,
-                            sched_state=copy.deepcopy(sched.state_dict()), opt_state=copy.deepcopy(opt.state_dict()))
-    assert first + rest == lrs  # a resumed scheduler keeps the noise history
+    assert resumed == lrs  # a resumed scheduler keeps the noise history

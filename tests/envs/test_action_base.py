@@ -1,6 +1,5 @@
 """A residual policy (`env.action_base`): the child trains with the policy's LR times a base schedule."""
 
-import copy
 import math
 import warnings
 
@@ -14,7 +13,7 @@ from lrctl.deploy.scheduler import PolicyScheduler
 from lrctl.deploy.spec_mapping import spec_of
 from lrctl.envs import LRControlEnv
 from tests.conftest import SMALL_ENV
-from tests.policy_helpers import env_and_child, episode_lrs, make_policy, plain_loop
+from tests.policy_helpers import deployed_and_resumed_lrs, env_and_child, episode_lrs, make_policy
 
 STEPS, EVERY = SMALL_ENV["child_steps"], SMALL_ENV["steps_per_action"]
 
@@ -131,13 +130,9 @@ def test_policy_scheduler_applies_the_base_exactly_as_the_environment(digits_lik
     policy = make_policy(mode, features="scale_free_lr", seed=1, action_base=shape)
     env, obs, (model, order, vx, vy) = env_and_child(digits_like, mode, features="scale_free_lr", action_base=shape)
     env_lrs = episode_lrs(env, obs, policy)
-    twin = copy.deepcopy(model)
-    lrs, _, _ = plain_loop(digits_like, model, order, (vx, vy), policy, 1e-3, total_steps=STEPS)
+    lrs, resumed = deployed_and_resumed_lrs(digits_like, model, order, (vx, vy), policy, 1e-3, STEPS)
     assert lrs == env_lrs  # exact, step by step
-    first, sched, opt = plain_loop(digits_like, twin, order, (vx, vy), policy, 1e-3, steps=12, total_steps=STEPS)
-    rest, _, _ = plain_loop(digits_like, twin, order[12:], (vx, vy), policy, 1e-3, total_steps=STEPS,
-                            sched_state=copy.deepcopy(sched.state_dict()), opt_state=copy.deepcopy(opt.state_dict()))
-    assert first + rest == lrs  # resuming keeps the policy's own LR
+    assert resumed == lrs  # resuming keeps the policy's own LR
 
 
 def test_policy_scheduler_asks_for_the_budget_a_residual_policy_decays_over(digits_like):
