@@ -2,11 +2,12 @@
 budgets of 100 to 250 steps (ablation steps 32 and after).
 
 The oracle of a task is the lowest final validation loss over constant, cosine, linear and OneCycle at
-3e-2, 1e-2, 3e-3 and 1e-3 on that task and seed (one seed per task, so it is slightly optimistic). Prints
-one JSON line per task, then per policy and initial LR the median and mean regret, the count within 5%,
-the 90th percentile and the worst.
+3e-2, 1e-2, 3e-3 and 1e-3 (or the LRs in $GRID) on that task and seed (one seed per task, so it is
+slightly optimistic). Prints one JSON line per task, then per policy and initial LR the median and mean
+regret, the count within 5%, the 90th percentile and the worst.
 
-usage: STARTS="1e-2 1e-3 1e-4" python docs/results/short-member-cap200/oracle_regret.py FIRST_SEED END_SEED POLICY...
+usage: STARTS="1e-2 1e-3 1e-4" GRID="3e-2 1e-2 3e-3 1e-3" \
+    python docs/results/short-member-cap200/oracle_regret.py FIRST_SEED END_SEED POLICY...
 """
 
 import json
@@ -22,7 +23,7 @@ from lrctl.evaluation.methods import ORACLE_SCHEDULES, MethodSpec
 from lrctl.evaluation.report import LEARNED
 from lrctl.evaluation.runner import Task, run_tasks
 
-GRID = (3e-2, 1e-2, 3e-3, 1e-3)
+GRID = tuple(float(x) for x in os.environ.get("GRID", "3e-2 1e-2 3e-3 1e-3").split())
 
 
 def main() -> None:
