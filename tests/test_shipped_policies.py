@@ -43,9 +43,8 @@ def test_the_general_policy_hands_high_starts_to_its_bounded_member():
     low, high, _, _, _ = general.members
     assert 1e-3 < hand_over <= 1e-2  # inside the training range of initial LRs, above the middle start
     assert general.for_initial_lr(1e-3) is low and general.for_initial_lr(1e-2) is high
-    features = [0.0] * len(general.spec.feature_names)
-    for member in general.members:
-        action = member.act(features)
+    for member in general.members:  # members may observe different features
+        action = member.act([0.0] * len(member.spec.feature_names))
         assert action in (0, 1, 2) if member.spec.action_mode == "discrete" else -1 <= action.item() <= 1
 
 
