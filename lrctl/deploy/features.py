@@ -168,6 +168,11 @@ class FeatureTracker:
         """Whether `observe` needs `train_loss_noise` at every decision."""
         return "log_train_noise" in self.feature_names
 
+    def interval_noise(self, losses: torch.Tensor) -> torch.Tensor | None:
+        """What `observe` takes as `train_loss_noise` for an interval's per-step `losses` ((K, steps) or
+        (steps,)): `train_loss_noise` of them where these features observe it, else None (not computed)."""
+        return train_loss_noise(losses) if self.uses_noise else None
+
     def state_dict(self) -> dict[str, torch.Tensor | None]:
         """What the next features depend on, so a resumed scheduler computes the same ones."""
         return {"prev_probs": self._prev_probs, "first_val": torch.as_tensor(self._first_val),
@@ -209,7 +214,7 @@ class FeatureTracker:
             starting: the models whose episode this observation starts (their earlier predictions are
                 forgotten and the validation loss stands in for the training loss); None: a decision of
                 every model. Only the rows of `starting` are meaningful then.
-            train_loss_noise: (K,) from `train_loss_noise`, at every decision where `uses_noise`.
+            train_loss_noise: (K,) from `interval_noise`, at every decision where `uses_noise`.
 
         Non-finite values are returned as they are: callers decide. No input may require grad (the
         logits of a forward pass under `torch.no_grad`, as `forward_in_eval_mode` gives them).

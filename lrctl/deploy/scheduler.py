@@ -26,7 +26,6 @@ from lrctl.deploy.features import (
     eval_mode,
     forward_in_eval_mode,
     mean_train_loss,
-    train_loss_noise,
 )
 from lrctl.deploy.policy import TASK_DISTRIBUTION, AnyPolicy, load_policy
 from lrctl.error_text import first_line
@@ -208,7 +207,7 @@ class PolicyScheduler(LRScheduler):
                                     else float(train_loss))
                 if self._policy_step() % self.steps_per_action == 0:
                     losses = torch.tensor(self._losses, dtype=torch.float64)
-                    self._act(mean_train_loss(losses), train_loss_noise(losses))
+                    self._act(mean_train_loss(losses), self.tracker.interval_noise(losses))
                     self._losses = []
         self._last_lr = self.get_lr()
 

@@ -36,7 +36,6 @@ from lrctl.deploy.features import (
     diverged,
     feature_set,
     mean_train_loss,
-    train_loss_noise,
     validation_losses,
 )
 from lrctl.envs.rewards import TWIN_REWARDS, decision_reward, needs_twins
@@ -178,8 +177,7 @@ class EpisodeCore:
         else:
             losses = self.children.train(cfg.steps_per_action, active)
         train_loss = mean_train_loss(losses)
-        noise = train_loss_noise(losses) if self.tracker.uses_noise else None
-        obs, val_losses = self._observe(train_loss, noise=noise)
+        obs, val_losses = self._observe(train_loss, noise=self.tracker.interval_noise(losses))
         finite = self.children.finite() & ~diverged(obs)
         steps = self.children.step_counts()
         train_losses = train_loss.cpu().numpy()
