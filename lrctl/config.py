@@ -200,6 +200,9 @@ class PPOConfig:
     """Value-loss coefficient."""
     max_grad_norm: float = 0.5
     """Gradient clipping of the actor-critic."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian actions (`env.action_mode: continuous` only; SB3's
+    default 0, a standard deviation of 1 on actions in [-1, 1])."""
     clip_obs: float = 10.0
     """VecNormalize clip of normalised observations."""
     ray: RayConfig = field(default_factory=RayConfig)
@@ -408,6 +411,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for key in ("gamma", "gae_lambda"):
         if not 0 < getattr(ppo, key) <= 1:
             raise ConfigError(f"ppo.{key}: must lie in (0, 1], got {getattr(ppo, key)}")
+    if not -5 <= ppo.log_std_init <= 1:
+        raise ConfigError(f"ppo.log_std_init: must lie in [-5, 1], got {ppo.log_std_init}")
+    if ppo.log_std_init != 0 and cfg.env.action_mode != "continuous":
+        raise ConfigError(f"ppo.log_std_init: {ppo.log_std_init} applies to Gaussian actions only; "
+                          "set env.action_mode=continuous or leave it at 0")
     if ppo.batch_size > ppo.n_steps * ppo.n_envs:
         raise ConfigError(
             f"ppo.batch_size: {ppo.batch_size} exceeds one rollout (n_steps * n_envs = "

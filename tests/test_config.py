@@ -95,6 +95,8 @@ BAD = [
     ({"ppo": {"total_timesteps": -5}}, "ppo.total_timesteps"),
     ({"ppo": {"gamma": 1.5}}, "ppo.gamma"),
     ({"ppo": {"batch_size": 10_000}}, "ppo.batch_size"),
+    ({"ppo": {"log_std_init": -1.0}}, "ppo.log_std_init"),  # the default discrete actions have no std
+    ({"env": {"action_mode": "continuous"}, "ppo": {"log_std_init": 3.0}}, "ppo.log_std_init"),
     ({"env": {"download": "yes"}}, "env.download"),
     ({"report_seeds": []}, "report_seeds"),
     ({"report_seeds": [-5]}, "report_seeds[0]"),

@@ -124,7 +124,7 @@ def build_ppo(cfg: TrainConfig, venv: VecNormalize, run_dir: Path) -> PPO:
         ent_coef=ppo.ent_coef,
         vf_coef=ppo.vf_coef,
         max_grad_norm=ppo.max_grad_norm,
-        policy_kwargs=dict(net_arch=NET_ARCH),
+        policy_kwargs=dict(net_arch=NET_ARCH, log_std_init=ppo.log_std_init),
         tensorboard_log=str(run_dir / "tb"),
         seed=cfg.seed,
         device="cpu",
