@@ -149,6 +149,23 @@ def test_evaluation_run_trains_the_seeds_task():
     assert run.val_losses[0] == pytest.approx(info["val_loss"], rel=1e-5)
 
 
+def test_evaluation_runs_of_several_seeds_train_one_seeds_task():
+    from lrctl.evaluation.methods import MethodSpec
+    from lrctl.evaluation.runner import Task, run_task
+    from lrctl.tasks import episode_task
+
+    cfg = env_config(**SMALL)
+    constant = MethodSpec("constant", "constant")
+    task_22, task_23 = (episode_task(cfg, episode_rng(seed)) for seed in (22, 23))
+    assert (task_22.child_steps, task_23.child_steps) == (10, 20)  # budgets tell the two tasks apart
+    own_22, own_23 = (run_task(Task(cfg, constant, seed, 1e-3)) for seed in (22, 23))
+    borrowed = run_task(Task(cfg, constant, 22, 1e-3, task_seed=23))
+    assert len(borrowed.lrs) == 20  # task 23's budget
+    assert borrowed.val_losses[0] != own_23.val_losses[0]  # its own child, drawn from seed 22
+    assert run_task(Task(cfg, constant, 22, 1e-3, task_seed=23)).val_losses == borrowed.val_losses
+    assert len(own_22.lrs) == 10  # without task_seed each seed trains its own task
+
+
 def _rounds(venv, n_steps):
     venv.seed(3)
     venv.reset()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lrctl.children.child import ChildRun, episode_rng, final_metrics, start_episode
+from lrctl.children.child import DRAWN, ChildRun, episode_rng, final_metrics, start_episode
 from lrctl.config import EnvConfig
 from lrctl.data import setting_data
 from lrctl.deploy.features import diverged, validation_losses
@@ -28,6 +28,7 @@ from lrctl.evaluation.methods import Budget, MethodSpec, build_driver
 from lrctl.evaluation.records import RunResult
 from lrctl.progress import Progress
 from lrctl.settings import get_setting
+from lrctl.tasks import episode_task
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Task:
     method: MethodSpec
     seed: int
     initial_lr: float
+    task_seed: int | None = None
+    """Where `env` draws tasks: the seed whose task this run trains, its child and batches still drawn from
+    `seed` (so runs of several seeds train one task from other starts); None: `seed` draws both."""
 
 
 def _val_loss(child: ChildRun) -> float:
@@ -51,12 +55,14 @@ def run_task(task: Task) -> RunResult:
     subset), trained by the environment's loop (`ChildRun.train`); the method moves the LR through a
     per-step hook. LR and training loss are recorded at every child step, the validation-subset loss
     every `steps_per_action` steps (where the environment observes it). A non-finite loss stops the run.
-    Where the environment draws tasks (`env.tasks`), the seed's task is the one the run trains.
+    Where the environment draws tasks (`env.tasks`), the seed's task is the one the run trains (or
+    `task.task_seed`'s).
     """
     cfg = task.env
     setting = get_setting(cfg.setting)
     data = setting_data(setting, cfg.data_root, resolve_device(cfg.device), cfg.download)
-    child_task, child_seed, lr = start_episode(cfg, episode_rng(task.seed), task.initial_lr)
+    drawn = DRAWN if task.task_seed is None else episode_task(cfg, episode_rng(task.task_seed))
+    child_task, child_seed, lr = start_episode(cfg, episode_rng(task.seed), task.initial_lr, task=drawn)
     child = ChildRun.for_episode(cfg, data, setting.model, child_seed, lr, child_task)
     if child_task is not None:
         cfg, data = child_task.env(cfg), child.data
