@@ -41,7 +41,7 @@ class Task:
     initial_lr: float
     task_seed: int | None = None
     """Where `env` draws tasks: the seed whose task this run trains, its child and batches still drawn from
-    `seed` (so runs of several seeds train one task from other starts); None: `seed` draws both."""
+    `seed` (so runs of several seeds train one task with other children); None: `seed` draws both."""
 
 
 def _val_loss(child: ChildRun) -> float:
