@@ -104,6 +104,9 @@ def _add_select(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                    help="finished training runs of one setting; the first one's tasks are the tuning tasks")
     p.add_argument("--seeds", type=int, nargs="+", help="tuning seeds (default: the runs' report seeds)")
+    p.add_argument("--episodes-per-task", type=int, default=1, metavar="N",
+                   help="where the runs draw tasks: score every policy on N episodes (children and batches) of "
+                        "each seed's task, which steadies the score (default 1)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--out", help="also write the table to this Markdown file")
 
@@ -339,10 +342,11 @@ def _select(args: argparse.Namespace) -> int:
         raise _UsageError(f"--workers {args.workers}: must be at least 1")
     if args.out:
         _writable_file(Path(args.out), "--out", input_folders=args.run_dirs)
-    runs, seeds = load_candidates(args.run_dirs, args.seeds)
+    runs, seeds = load_candidates(args.run_dirs, args.seeds, args.episodes_per_task)
     ensure_data(runs[0][1].env)
-    scores = score_runs(runs, seeds, workers=args.workers, progress_factory=progress_reporter)
-    text = render_selection(scores, seeds, tasks_of=runs[0][0])
+    scores = score_runs(runs, seeds, workers=args.workers, progress_factory=progress_reporter,
+                        episodes_per_task=args.episodes_per_task)
+    text = render_selection(scores, seeds, tasks_of=runs[0][0], episodes_per_task=args.episodes_per_task)
     if args.out:
         write_text_atomic(Path(args.out), text)
     print(text)

@@ -10,7 +10,7 @@ from lrctl.config import dump_yaml, load_config
 from lrctl.deploy.policy import save_policy
 from lrctl.evaluation.records import RunResult, selection_score
 from lrctl.evaluation.report import compare_on_seeds, report_score
-from lrctl.evaluation.selection import load_candidates, render_selection, score_runs
+from lrctl.evaluation.selection import EPISODE_SEED_STRIDE, load_candidates, render_selection, score_runs
 from tests.evaluation.conftest import EVAL_ENV
 from tests.policy_helpers import make_policy
 
@@ -91,6 +91,8 @@ def test_every_policy_is_scored_on_the_first_runs_tasks(tmp_path):
     ("same", ["--seeds", "200003"], "evaluation seed"),
     ("not-a-run", [], "config.yaml"),
     ("other-interval", [], "tuning tasks"),
+    ("same", ["--episodes-per-task", "2"], "no env.tasks"),
+    ("same", ["--episodes-per-task", "0"], "--episodes-per-task 0"),
 ])
 def test_bad_selections_are_one_line_before_any_run(tmp_path, capsys, monkeypatch, second, extra_args, fragment):
     import lrctl.evaluation.selection as selection
@@ -112,3 +114,24 @@ def test_bad_selections_are_one_line_before_any_run(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and fragment in err
     assert not out.exists()
+
+
+DRAWN_TASKS = ("env.tasks.datasets=[synthetic]", "env.tasks.widths=[8,16]", "env.tasks.batch_sizes=[8,16]",
+               "env.tasks.child_steps=[10,20]")
+
+
+def test_more_episodes_per_task_score_each_policy_on_other_children_of_the_same_tasks(tmp_path):
+    runs = [_run(tmp_path, f"seed{i}", policy_seed=i, extra=DRAWN_TASKS) for i in range(2)]
+    configs, seeds = load_candidates(runs, episodes_per_task=3)
+    three = score_runs(configs, seeds, workers=1, episodes_per_task=3)
+    one = {c.run_dir: c for c in score_runs(configs, seeds, workers=1)}
+    for candidate in three:
+        for lr, results in candidate.policy_runs.items():
+            assert [r.seed for r in results] == [s + k * EPISODE_SEED_STRIDE for s in seeds for k in range(3)]
+            own = [r for r in results if r.seed in seeds]  # each seed's own episode, as with one per task
+            assert [r.final_val_loss for r in own] == [r.final_val_loss for r in one[candidate.run_dir].policy_runs[lr]]
+            for i in range(0, len(results), 3):
+                task_runs = results[i:i + 3]
+                assert len({r.final_val_loss for r in task_runs}) == 3  # other children of the task
+                assert len({len(r.lrs) for r in task_runs}) == 1  # its budget
+    assert "3 episodes of each seed's task" in render_selection(three, seeds, tasks_of=runs[0], episodes_per_task=3)
