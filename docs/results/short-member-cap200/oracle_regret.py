@@ -48,6 +48,12 @@ def main() -> None:
             for lr in starts:
                 regrets.setdefault((p, lr), []).append(row[p][lr])
         print(json.dumps(row), flush=True)
+    print_regret_summary(regrets)
+
+
+def print_regret_summary(regrets: dict[tuple[str, float], list[float]]) -> None:
+    """Per (policy, initial LR): the median and mean regret, the count within 5%, the 90th percentile and the
+    worst."""
     for (p, lr), values in regrets.items():
         r = np.array(values)
         print(f"{p} {lr:g}: median {100 * np.median(r):+.1f}%, mean {100 * r.mean():+.1f}%, "

@@ -14,10 +14,12 @@ usage: STARTS="1e-2 1e-3 1e-4" GRID="3e-2 1e-2 3e-3 1e-3" EPISODES=2 \
     python docs/results/tuning-oracle-split/oracle_regret_split.py FIRST_SEED END_SEED POLICY...
 """
 
+import importlib.util
 import json
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +32,18 @@ from lrctl.evaluation.runner import Task, run_tasks
 GRID = tuple(float(x) for x in os.environ.get("GRID", "3e-2 1e-2 3e-3 1e-3").split())
 STARTS = tuple(float(x) for x in os.environ.get("STARTS", "1e-2 1e-3 1e-4").split())
 EPISODES = int(os.environ.get("EPISODES", "2"))
+
+
+def _one_episode_script():
+    """`short-member-cap200/oracle_regret.py`, whose summary lines this script prints too."""
+    spec = importlib.util.spec_from_file_location(
+        "oracle_regret", Path(__file__).parents[1] / "short-member-cap200" / "oracle_regret.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+print_regret_summary = _one_episode_script().print_regret_summary
 
 
 def final_loss(result) -> float:
@@ -69,12 +83,7 @@ def main() -> None:
             for lr in STARTS:
                 regrets.setdefault((p, lr), []).append(row[p][lr])
         print(json.dumps(row), flush=True)
-    for (p, lr), values in regrets.items():
-        r = np.array(values)
-        print(f"{p} {lr:g}: median {100 * np.median(r):+.1f}%, mean {100 * r.mean():+.1f}%, "
-              f"within 5% {(r <= 0.05).sum()}/{len(r)}, 90th percentile {100 * np.percentile(r, 90):+.1f}%, "
-              f"worst {100 * r.max():+.1f}%")
-
+    print_regret_summary(regrets)
 
 if __name__ == "__main__":
     main()
