@@ -119,7 +119,7 @@ def tuning_env(tasks_of: EnvConfig, run: EnvConfig) -> EnvConfig:
     return replace(tasks_of, steps_per_action=run.steps_per_action)
 
 
-def episode_tasks(env: EnvConfig, method: MethodSpec, seeds: Sequence[int], initial_lr: float,
+def _runs_on_episodes(env: EnvConfig, method: MethodSpec, seeds: Sequence[int], initial_lr: float,
                   episodes_per_task: int = 1) -> list[Task]:
     """The runs of `method` on `episodes_per_task` episodes of each seed's task: the seed's own episode, then
     episodes of the same task with other children and batches (seeds above every nameable one)."""
@@ -140,10 +140,10 @@ def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], w
     """
     _, base = runs[0]
     tasks = [task for run_dir, cfg in runs for lr in cfg.env.initial_lrs
-             for task in episode_tasks(tuning_env(base.env, cfg.env),
+             for task in _runs_on_episodes(tuning_env(base.env, cfg.env),
                                        replace(LEARNED, params={"path": str(run_dir / "policy.pt")}), seeds, lr,
                                        episodes_per_task)]
-    tasks += [task for lr in base.env.initial_lrs for task in episode_tasks(base.env, CONSTANT, seeds, lr,
+    tasks += [task for lr in base.env.initial_lrs for task in _runs_on_episodes(base.env, CONSTANT, seeds, lr,
                                                                            episodes_per_task)]
     progress = progress_factory(len(tasks), "selection") if progress_factory else None
     results = run_tasks(tasks, workers=workers, progress=progress,
