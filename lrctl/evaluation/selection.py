@@ -120,7 +120,7 @@ def tuning_env(tasks_of: EnvConfig, run: EnvConfig) -> EnvConfig:
 
 
 def _runs_on_episodes(env: EnvConfig, method: MethodSpec, seeds: Sequence[int], initial_lr: float,
-                  episodes_per_task: int = 1) -> list[Task]:
+                      episodes_per_task: int = 1) -> list[Task]:
     """The runs of `method` on `episodes_per_task` episodes of each seed's task: the seed's own episode, then
     episodes of the same task with other children and batches (seeds above every nameable one)."""
     return [Task(env, method, seed, initial_lr) if k == 0 else
@@ -141,10 +141,10 @@ def score_runs(runs: Sequence[tuple[Path, TrainConfig]], seeds: Sequence[int], w
     _, base = runs[0]
     tasks = [task for run_dir, cfg in runs for lr in cfg.env.initial_lrs
              for task in _runs_on_episodes(tuning_env(base.env, cfg.env),
-                                       replace(LEARNED, params={"path": str(run_dir / "policy.pt")}), seeds, lr,
-                                       episodes_per_task)]
-    tasks += [task for lr in base.env.initial_lrs for task in _runs_on_episodes(base.env, CONSTANT, seeds, lr,
-                                                                           episodes_per_task)]
+                                           replace(LEARNED, params={"path": str(run_dir / "policy.pt")}),
+                                           seeds, lr, episodes_per_task)]
+    tasks += [task for lr in base.env.initial_lrs
+              for task in _runs_on_episodes(base.env, CONSTANT, seeds, lr, episodes_per_task)]
     progress = progress_factory(len(tasks), "selection") if progress_factory else None
     results = run_tasks(tasks, workers=workers, progress=progress,
                         batched=all(cfg.ppo.vec_env == "batched" for _, cfg in runs))
