@@ -50,40 +50,50 @@ def final_loss(result) -> float:
     return result.final["final_val_loss"] if result.final and not result.diverged else float("inf")
 
 
-def main() -> None:
-    cfg = load_config("configs/general.yaml")
-    env = replace(cfg.env, tasks=replace(cfg.env.tasks, child_steps=(100, 150, 200, 250)))
-    seeds = list(range(int(sys.argv[1]), int(sys.argv[2])))
-    policies = sys.argv[3:]
+def held_out_regrets(env, seeds: list[int], methods: dict[str, MethodSpec]) -> dict[tuple[str, float], list[float]]:
+    """Each task's oracle chosen on its own episode; it and `methods` (by label) from every start in STARTS
+    scored on EPISODES held-out episodes. Prints one JSON line per task; returns the regrets per (label,
+    initial LR), in the order of `seeds`."""
     held_out = {s: [10 * s + k for k in range(1, EPISODES + 1)] for s in seeds}
-
     grid = [Task(env, MethodSpec(kind, kind), s, lr) for kind in ORACLE_SCHEDULES for s in seeds for lr in GRID]
     chosen: dict[int, tuple[float, str, float]] = {}
     for task, result in zip(grid, run_tasks(grid, workers=2)):
         candidate = (final_loss(result), task.method.kind, task.initial_lr)
         chosen[task.seed] = min(chosen.get(task.seed, candidate), candidate)
 
-    runs = [Task(env, MethodSpec(chosen[s][1], chosen[s][1]), e, chosen[s][2], task_seed=s)
+    runs = [("oracle", Task(env, MethodSpec(chosen[s][1], chosen[s][1]), e, chosen[s][2], task_seed=s))
             for s in seeds for e in held_out[s]]
-    runs += [Task(env, replace(LEARNED, params={"path": p}), e, lr, task_seed=s)
-             for p in policies for s in seeds for e in held_out[s] for lr in STARTS]
+    runs += [(label, Task(env, spec, e, lr, task_seed=s))
+             for label, spec in methods.items() for s in seeds for e in held_out[s] for lr in STARTS]
     loss: dict[tuple[str, int, float], list[float]] = {}
-    for task, result in zip(runs, run_tasks(runs, workers=2)):
-        name = task.method.params["path"] if task.method.params else "oracle"
-        lr = task.initial_lr if task.method.params else 0.0
-        loss.setdefault((name, task.task_seed, lr), []).append(final_loss(result))
+    for (label, task), result in zip(runs, run_tasks([task for _, task in runs], workers=2)):
+        lr = 0.0 if label == "oracle" else task.initial_lr
+        loss.setdefault((label, task.task_seed, lr), []).append(final_loss(result))
 
     regrets: dict[tuple[str, float], list[float]] = {}
     for s in seeds:
         oracle = float(np.mean(loss[("oracle", s, 0.0)]))
         row = {"seed": s, "task": str(start_episode(env, episode_rng(s), 1e-3)[0]),
                "oracle": [chosen[s][1], chosen[s][2], oracle]}
-        for p in policies:
-            row[p] = {lr: float(np.mean(loss[(p, s, lr)])) / oracle - 1 for lr in STARTS}
+        for label in methods:
+            row[label] = {lr: float(np.mean(loss[(label, s, lr)])) / oracle - 1 for lr in STARTS}
             for lr in STARTS:
-                regrets.setdefault((p, lr), []).append(row[p][lr])
+                regrets.setdefault((label, lr), []).append(row[label][lr])
         print(json.dumps(row), flush=True)
-    print_regret_summary(regrets)
+    return regrets
+
+
+def short_task_env():
+    """The training distribution's tasks with budgets of 100 to 250 steps."""
+    cfg = load_config("configs/general.yaml")
+    return replace(cfg.env, tasks=replace(cfg.env.tasks, child_steps=(100, 150, 200, 250)))
+
+
+def main() -> None:
+    seeds = list(range(int(sys.argv[1]), int(sys.argv[2])))
+    methods = {p: replace(LEARNED, params={"path": p}) for p in sys.argv[3:]}
+    print_regret_summary(held_out_regrets(short_task_env(), seeds, methods))
+
 
 if __name__ == "__main__":
     main()
