@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import bootstrap
 
 from lrctl.children.child import episode_rng, start_episode
 from lrctl.config import load_config
@@ -81,6 +82,17 @@ def held_out_regrets(env, seeds: list[int], methods: dict[str, MethodSpec]) -> d
                 regrets.setdefault((label, lr), []).append(row[label][lr])
         print(json.dumps(row), flush=True)
     return regrets
+
+
+def print_paired_differences(regrets: dict[tuple[str, float], list[float]], reference: str, labels: list[str]) -> None:
+    """Per label, its paired difference to `reference` (the sum over starts of the mean over tasks of
+    log(label / reference)) with a 95% percentile-bootstrap interval over tasks."""
+    for label in labels:
+        per_task = sum(np.log1p(np.array(regrets[(label, lr)])) - np.log1p(np.array(regrets[(reference, lr)]))
+                       for lr in STARTS)
+        low, high = bootstrap((per_task,), np.mean, confidence_level=0.95, method="percentile",
+                              random_state=0).confidence_interval
+        print(f"{label} - {reference}: {per_task.mean():+.3f} [{low:+.3f}, {high:+.3f}] over {len(per_task)} tasks")
 
 
 def short_task_env():
