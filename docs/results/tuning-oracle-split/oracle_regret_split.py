@@ -8,7 +8,8 @@ s) and scored, with the policies, on $EPISODES other episodes of the same task (
 children and batches from seeds 10 * s + 1, 10 * s + 2, ...). A task's regret is the mean final
 validation loss over those episodes divided by the oracle's mean over the same episodes, minus 1. Prints
 one JSON line per task, then per policy and initial LR the median and mean regret, the count within 5%,
-the 90th percentile and the worst.
+the 90th percentile and the worst, and each later policy's paired difference to the first (the sum over
+starts of the mean over tasks of log(policy / first)) with a 95% bootstrap interval over tasks.
 
 usage: STARTS="1e-2 1e-3 1e-4" GRID="3e-2 1e-2 3e-3 1e-3" EPISODES=2 \
     python docs/results/tuning-oracle-split/oracle_regret_split.py FIRST_SEED END_SEED POLICY...
@@ -104,7 +105,9 @@ def short_task_env():
 def main() -> None:
     seeds = list(range(int(sys.argv[1]), int(sys.argv[2])))
     methods = {p: replace(LEARNED, params={"path": p}) for p in sys.argv[3:]}
-    print_regret_summary(held_out_regrets(short_task_env(), seeds, methods))
+    regrets = held_out_regrets(short_task_env(), seeds, methods)
+    print_regret_summary(regrets)
+    print_paired_differences(regrets, sys.argv[3], sys.argv[4:])
 
 
 if __name__ == "__main__":
