@@ -19,12 +19,13 @@ usage: VARIANTS="cooldown:0.2 guard:0.1" GROWTH=1.3 EPISODES=2 \
     python docs/results/short-deploy-rules/deploy_rules.py FIRST_SEED END_SEED POLICY
 """
 
-import importlib.util
 import math
 import os
+import runpy
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -36,14 +37,7 @@ from lrctl.evaluation.report import LEARNED
 GROWTH = float(os.environ.get("GROWTH", "1.3"))
 VARIANTS = os.environ.get("VARIANTS", "cooldown:0.2 guard:0.1").split()
 PROBE_TOLERANCE, SMOOTHING, PROBE_FRACTION, GUARD_CUT = 0.1, 0.8, 0.25, 0.1
-
-
-def _split_script():
-    spec = importlib.util.spec_from_file_location(
-        "oracle_regret_split", Path(__file__).parents[1] / "tuning-oracle-split" / "oracle_regret_split.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SPLIT_SCRIPT = Path(__file__).parents[1] / "tuning-oracle-split" / "oracle_regret_split.py"
 
 
 class Rule:
@@ -162,7 +156,7 @@ runner.build_driver = with_rules  # at import, so that the spawned workers build
 
 
 def main() -> None:
-    split = _split_script()
+    split = SimpleNamespace(**runpy.run_path(str(SPLIT_SCRIPT)))
     seeds = list(range(int(sys.argv[1]), int(sys.argv[2])))
     policy = sys.argv[3]
     methods = {policy: replace(LEARNED, params={"path": policy})}
