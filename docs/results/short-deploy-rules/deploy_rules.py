@@ -90,12 +90,10 @@ class Probe(Rule):
         if not rose and self.t < PROBE_FRACTION * self.budget.steps:
             self._set([lr * GROWTH])
             return
-        peak = lr / self.backoff if rose else lr
+        self._set([lr / self.backoff if rose else lr])
         if self.policy_path is None:
-            self._set([peak])
             self.hand_over()
             return
-        self._set([peak])
         self.policy = PolicyScheduler(self.optimizer, self.policy_path, model=self.model,
                                       val_data=(self.budget.val_x, self.budget.val_y),
                                       total_steps=self.budget.steps - self.t,

@@ -26,9 +26,14 @@ from lrctl.evaluation.runner import Task, run_tasks
 GRID = tuple(float(x) for x in os.environ.get("GRID", "3e-2 1e-2 3e-3 1e-3").split())
 
 
-def main() -> None:
+def short_task_env():
+    """The training distribution's tasks with budgets of 100 to 250 steps."""
     cfg = load_config("configs/general.yaml")
-    env = replace(cfg.env, tasks=replace(cfg.env.tasks, child_steps=(100, 150, 200, 250)))
+    return replace(cfg.env, tasks=replace(cfg.env.tasks, child_steps=(100, 150, 200, 250)))
+
+
+def main() -> None:
+    env = short_task_env()
     seeds = list(range(int(sys.argv[1]), int(sys.argv[2])))
     policies = sys.argv[3:]
     starts = tuple(float(x) for x in os.environ.get("STARTS", "1e-2 1e-3 1e-4").split())

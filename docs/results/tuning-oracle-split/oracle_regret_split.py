@@ -15,37 +15,29 @@ usage: STARTS="1e-2 1e-3 1e-4" GRID="3e-2 1e-2 3e-3 1e-3" EPISODES=2 \
     python docs/results/tuning-oracle-split/oracle_regret_split.py FIRST_SEED END_SEED POLICY...
 """
 
-import importlib.util
 import json
 import os
+import runpy
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import bootstrap
 
 from lrctl.children.child import episode_rng, start_episode
-from lrctl.config import load_config
 from lrctl.evaluation.methods import ORACLE_SCHEDULES, MethodSpec
 from lrctl.evaluation.report import LEARNED
 from lrctl.evaluation.runner import Task, run_tasks
+from lrctl.evaluation.statistics import mean_interval
 
 GRID = tuple(float(x) for x in os.environ.get("GRID", "3e-2 1e-2 3e-3 1e-3").split())
 STARTS = tuple(float(x) for x in os.environ.get("STARTS", "1e-2 1e-3 1e-4").split())
 EPISODES = int(os.environ.get("EPISODES", "2"))
 
 
-def _one_episode_script():
-    """`short-member-cap200/oracle_regret.py`, whose summary lines this script prints too."""
-    spec = importlib.util.spec_from_file_location(
-        "oracle_regret", Path(__file__).parents[1] / "short-member-cap200" / "oracle_regret.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-print_regret_summary = _one_episode_script().print_regret_summary
+# `short-member-cap200/oracle_regret.py`: its summary lines and its tasks
+_ONE_EPISODE = runpy.run_path(str(Path(__file__).parents[1] / "short-member-cap200" / "oracle_regret.py"))
+print_regret_summary, short_task_env = _ONE_EPISODE["print_regret_summary"], _ONE_EPISODE["short_task_env"]
 
 
 def final_loss(result) -> float:
@@ -91,15 +83,9 @@ def print_paired_differences(regrets: dict[tuple[str, float], list[float]], refe
     for label in labels:
         per_task = sum(np.log1p(np.array(regrets[(label, lr)])) - np.log1p(np.array(regrets[(reference, lr)]))
                        for lr in STARTS)
-        low, high = bootstrap((per_task,), np.mean, confidence_level=0.95, method="percentile",
-                              random_state=0).confidence_interval
-        print(f"{label} - {reference}: {per_task.mean():+.3f} [{low:+.3f}, {high:+.3f}] over {len(per_task)} tasks")
-
-
-def short_task_env():
-    """The training distribution's tasks with budgets of 100 to 250 steps."""
-    cfg = load_config("configs/general.yaml")
-    return replace(cfg.env, tasks=replace(cfg.env.tasks, child_steps=(100, 150, 200, 250)))
+        difference = mean_interval(per_task)
+        print(f"{label} - {reference}: {difference.value:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}] "
+              f"over {len(per_task)} tasks")
 
 
 def main() -> None:
